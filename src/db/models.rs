@@ -1,0 +1,196 @@
+//! Rows as diesel reads and writes them: `X` is read, `NewX` inserted.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub email: String,
+    pub email_lower: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub country: Option<String>,
+    pub created_at: PrimitiveDateTime,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub external_id: Option<&'a str>,
+    pub email: &'a str,
+    pub email_lower: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub country: Option<&'a str>,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = promo_credit_configs)]
+pub struct PromoCreditConfig {
+    pub currency: String,
+    pub enabled: bool,
+    pub exchange_rate_e4: i64,
+    pub allow_with_discount_code: bool,
+    pub auto_apply_next_invoice: bool,
+    pub preview_default_used: bool,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = credit_accounts)]
+pub struct CreditAccount {
+    pub id: i64,
+    pub user_id: i64,
+    pub currency: String,
+    pub balance: i64,
+    pub enabled: bool,
+    pub total_added: i64,
+    pub total_deducted: i64,
+    pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = credit_accounts)]
+pub struct NewCreditAccount<'a> {
+    pub user_id: i64,
+    pub currency: &'a str,
+    pub balance: i64,
+    pub enabled: bool,
+    pub total_added: i64,
+    pub total_deducted: i64,
+    pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = credit_transactions)]
+pub struct CreditTransaction {
+    pub id: i64,
+    pub account_id: i64,
+    pub user_id: i64,
+    pub currency: String,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub delta: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub exchange_rate_e4: i64,
+    pub currency_value: String,
+    pub note: String,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub invoice_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = credit_transactions)]
+pub struct NewCreditTransaction<'a> {
+    pub account_id: i64,
+    pub user_id: i64,
+    pub currency: &'a str,
+    pub kind: &'a str,
+    pub reason: Option<&'a str>,
+    pub delta: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub exchange_rate_e4: i64,
+    pub currency_value: &'a str,
+    pub note: &'a str,
+    pub actor_kind: &'a str,
+    pub actor_id: Option<i64>,
+    pub invoice_id: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = admins)]
+pub struct Admin {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = admins)]
+pub struct NewAdmin<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+    pub disabled: bool,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: i64,
+    pub token_hash: String,
+    pub admin_id: i64,
+    pub csrf_token: String,
+    pub created_at: PrimitiveDateTime,
+    pub last_seen_at: PrimitiveDateTime,
+    pub expires_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub admin_id: i64,
+    pub csrf_token: &'a str,
+    pub created_at: PrimitiveDateTime,
+    pub last_seen_at: PrimitiveDateTime,
+    pub expires_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = activity_log)]
+pub struct Activity {
+    pub id: i64,
+    pub created_at: PrimitiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = activity_log)]
+pub struct NewActivity<'a> {
+    pub created_at: PrimitiveDateTime,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub details: &'a str,
+    pub ip: Option<&'a str>,
+}

@@ -1,0 +1,131 @@
+//! Diesel table definitions, written by hand to match both migration folders. Only types the
+//! `MultiConnection` enum can carry are used: BigInt, Text, Bool, Timestamp.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        external_id -> Nullable<Text>,
+        email -> Text,
+        email_lower -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        country -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promo_credit_configs (currency) {
+        currency -> Text,
+        enabled -> Bool,
+        exchange_rate_e4 -> BigInt,
+        allow_with_discount_code -> Bool,
+        auto_apply_next_invoice -> Bool,
+        preview_default_used -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_accounts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        currency -> Text,
+        balance -> BigInt,
+        enabled -> Bool,
+        total_added -> BigInt,
+        total_deducted -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_transactions (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        user_id -> BigInt,
+        currency -> Text,
+        kind -> Text,
+        reason -> Nullable<Text>,
+        delta -> BigInt,
+        balance_before -> BigInt,
+        balance_after -> BigInt,
+        exchange_rate_e4 -> BigInt,
+        currency_value -> Text,
+        note -> Text,
+        actor_kind -> Text,
+        actor_id -> Nullable<BigInt>,
+        invoice_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    admins (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        admin_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    activity_log (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        details -> Text,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(credit_accounts -> users (user_id));
+diesel::joinable!(credit_transactions -> credit_accounts (account_id));
+diesel::joinable!(credit_transactions -> users (user_id));
+diesel::joinable!(sessions -> admins (admin_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    promo_credit_configs,
+    credit_accounts,
+    credit_transactions,
+    admins,
+    sessions,
+    api_keys,
+    activity_log,
+);

@@ -1,0 +1,188 @@
+//! `creditdesk demo`: EUR and USD enabled at 1.00, and customers with ledger history written
+//! through the ledger like any other change.
+
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::db::schema::admins;
+use crate::db::DbConnection;
+use crate::domain::{
+    Change, CurrencyCode, Email, ExchangeRate, Note, Reason, Role, TransactionType,
+};
+use crate::ledger::{self, Actor, Adjustment, Entry, Source};
+use crate::store::configs::{self, Settings};
+use crate::store::customers::{self, CustomerError, NewCustomer};
+
+const FIRST_NAMES: &[&str] = &[
+    "Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Klara",
+    "Liam", "Mia", "Noah", "Olivia", "Paul",
+];
+const LAST_NAMES: &[&str] = &[
+    "Schmidt", "Martin", "Smith", "Jansen", "Garcia", "Rossi", "Dubois", "Novak", "Berg", "Keller",
+    "Moreau", "Fischer",
+];
+const COUNTRIES: &[&str] = &["DE", "FR", "US", "NL", "ES", "IT", "GB", "AT"];
+
+pub struct DemoSummary {
+    pub customers: u32,
+    pub rows: u32,
+}
+
+pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummary> {
+    let eur = CurrencyCode::parse("EUR")?;
+    let usd = CurrencyCode::parse("USD")?;
+    for currency in [&eur, &usd] {
+        if configs::find(conn, currency.as_str())?.is_none() {
+            configs::save(
+                conn,
+                &Settings {
+                    currency: currency.clone(),
+                    enabled: true,
+                    exchange_rate: ExchangeRate::parse("1.00")?,
+                    allow_with_discount_code: false,
+                    auto_apply_next_invoice: false,
+                    preview_default_used: true,
+                },
+            )?;
+        }
+    }
+    let owner: Option<i64> = admins::table
+        .filter(admins::role.eq(Role::Owner.as_str()))
+        .order(admins::id)
+        .select(admins::id)
+        .first(conn)
+        .optional()?;
+    let staff = owner.map(Actor::Admin).unwrap_or(Actor::System);
+
+    let mut rng = StdRng::seed_from_u64(0x0c4ed17);
+    let mut number = customers::count(conn)? as u64;
+    let (mut created, mut rows) = (0u32, 0u32);
+    while created < customers {
+        number += 1;
+        let first = FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())];
+        let last = LAST_NAMES[rng.gen_range(0..LAST_NAMES.len())];
+        let email = Email::parse(&format!(
+            "{}.{}{}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            number
+        ))?;
+        let customer = match customers::create(
+            conn,
+            &NewCustomer {
+                external_id: Some(format!("cus_{number:06}")),
+                email,
+                first_name: first.to_owned(),
+                last_name: last.to_owned(),
+                country: Some(COUNTRIES[rng.gen_range(0..COUNTRIES.len())].to_owned()),
+            },
+        ) {
+            Ok(customer) => customer,
+            Err(CustomerError::Duplicate) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        created += 1;
+
+        let opening = rng.gen_range(1..=50) * 10;
+        system_entry(
+            conn,
+            customer.id,
+            &eur,
+            opening,
+            TransactionType::Imported,
+            "Opening balance from demo data",
+            None,
+        )?;
+        rows += 1;
+        if rng.gen_bool(0.6) {
+            ledger::adjust(
+                conn,
+                Adjustment {
+                    user_id: customer.id,
+                    currency: eur.clone(),
+                    change: Change::By(rng.gen_range(1..=20) * 5),
+                    note: Note::generated("Goodwill after a delayed delivery"),
+                    reason: Some(Reason::Goodwill),
+                    expected_version: None,
+                    actor: staff,
+                    source: Source::Console,
+                },
+            )?;
+            rows += 1;
+        }
+        if rng.gen_bool(0.5) {
+            let invoice = format!("INV-{number:06}");
+            let spend = -rng.gen_range(1..=opening);
+            let note = format!("Applied to invoice {invoice}");
+            system_entry(
+                conn,
+                customer.id,
+                &eur,
+                spend,
+                TransactionType::InvoiceApplied,
+                &note,
+                Some(invoice),
+            )?;
+            rows += 1;
+        }
+        if rng.gen_bool(0.3) {
+            ledger::adjust(
+                conn,
+                Adjustment {
+                    user_id: customer.id,
+                    currency: eur.clone(),
+                    change: Change::By(rng.gen_range(1..=10) * 10),
+                    note: Note::generated("Referral bonus"),
+                    reason: Some(Reason::Referral),
+                    expected_version: None,
+                    actor: Actor::System,
+                    source: Source::Api,
+                },
+            )?;
+            rows += 1;
+        }
+        if number % 3 == 0 {
+            let amount = rng.gen_range(1..=20) * 25;
+            system_entry(
+                conn,
+                customer.id,
+                &usd,
+                amount,
+                TransactionType::Imported,
+                "Opening balance from demo data",
+                None,
+            )?;
+            rows += 1;
+        }
+    }
+    Ok(DemoSummary {
+        customers: created,
+        rows,
+    })
+}
+
+fn system_entry(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &CurrencyCode,
+    delta: i64,
+    kind: TransactionType,
+    note: &str,
+    invoice_id: Option<String>,
+) -> anyhow::Result<()> {
+    let note = Note::generated(note);
+    ledger::post(conn, user_id, currency, None, |_| {
+        Ok(Entry {
+            delta,
+            kind,
+            reason: None,
+            note,
+            actor: Actor::System,
+            invoice_id,
+            idempotency_key: None,
+            currency_value: None,
+        })
+    })?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Email addresses of customers and admins, compared case-insensitively.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Enter an email address like name@example.com.")]
+pub struct EmailError;
+
+impl Email {
+    /// A deliberately loose check: one `@` with text on both sides, a dot in the domain, no
+    /// spaces or control characters, at most 254 characters.
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let email = input.trim();
+        let (local, domain) = email.split_once('@').ok_or(EmailError)?;
+        let valid = !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+            && email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid {
+            Ok(Email(email.to_owned()))
+        } else {
+            Err(EmailError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used for uniqueness and look-ups.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_emails() {
+        assert_eq!(
+            Email::parse(" Ann@Example.com ").unwrap().normalized(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ann@.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The closed vocabularies of the SPEC: transaction types, reasons and admin roles.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal / $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and exported form, as the SPEC spells it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The words shown to people.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            pub fn parse(input: &str) -> Result<Self, UnknownValue> {
+                match input { $($text => Ok($name::$variant),)+ other => Err(UnknownValue(other.to_owned())) }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What made a ledger row.
+    TransactionType {
+        AdminAdded = "admin_added" / "Added by admin",
+        AdminReduced = "admin_reduced" / "Reduced by admin",
+        ApiAdded = "api_added" / "Added by API",
+        ApiReduced = "api_reduced" / "Reduced by API",
+        InvoiceApplied = "invoice_applied" / "Applied to invoice",
+        InvoiceRefunded = "invoice_refunded" / "Refunded from invoice",
+        Imported = "imported" / "Imported",
+    }
+}
+
+vocabulary! {
+    /// Why a change was made, for reporting.
+    Reason {
+        Goodwill = "goodwill" / "Goodwill",
+        Promotion = "promotion" / "Promotion",
+        Compensation = "compensation" / "Compensation",
+        Referral = "referral" / "Referral",
+        Migration = "migration" / "Migration",
+        Correction = "correction" / "Correction",
+        Other = "other" / "Other",
+    }
+}
+
+vocabulary! {
+    /// What an admin may do (SPEC permission table).
+    Role {
+        Owner = "owner" / "Owner",
+        BillingAdmin = "billing_admin" / "Billing admin",
+        Support = "support" / "Support",
+        Operator = "operator" / "Operator",
+    }
+}
+
+impl Role {
+    pub fn can_adjust_credits(self) -> bool {
+        matches!(self, Role::Owner | Role::BillingAdmin)
+    }
+
+    pub fn can_edit_settings(self) -> bool {
+        self == Role::Owner
+    }
+
+    pub fn can_view_activity(self) -> bool {
+        self != Role::Support
+    }
+
+    pub fn can_manage(self) -> bool {
+        self == Role::Owner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for t in TransactionType::ALL {
+            assert_eq!(TransactionType::parse(t.as_str()), Ok(*t));
+        }
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Ok(*r));
+        }
+        assert_eq!(Role::parse("billing_admin"), Ok(Role::BillingAdmin));
+        assert!(Role::parse("root").is_err());
+        assert!(Role::BillingAdmin.can_adjust_credits());
+        assert!(!Role::Support.can_adjust_credits());
+        assert!(!Role::Operator.can_adjust_credits());
+    }
+}

@@ -1,0 +1,18 @@
+//! Validated business values. A handler or the ledger never sees an unchecked value: every
+//! type here is built through a parser that says, in a billing admin's words, what is wrong.
+
+mod amount;
+mod currency;
+mod email;
+mod kinds;
+mod money;
+mod note;
+mod rate;
+
+pub use amount::{parse_amount, AmountError, Change, Mode, MAX_BALANCE};
+pub use currency::{CurrencyCode, CurrencyError};
+pub use email::{Email, EmailError};
+pub use kinds::{Reason, Role, TransactionType, UnknownValue};
+pub use money::{format_credits, format_grouped, money_value, Money};
+pub use note::{Note, NoteError};
+pub use rate::{ExchangeRate, RateError};

@@ -1,0 +1,137 @@
+//! The exchange rate of promo credits: the money value of ONE credit.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+/// The largest rate accepted, so that a full balance's value stays far inside `Decimal`.
+const MAX_RATE_E4: i64 = 10_000_000_000; // 1,000,000.0000
+
+/// A rate greater than zero with at most four decimal places, stored exactly as an integer
+/// number of 1/10,000 currency units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExchangeRate(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    #[error("Enter the value of one credit as a number, like 1 or 0.25.")]
+    NotANumber,
+    #[error("The value of one credit must be greater than zero.")]
+    NotPositive,
+    #[error("Use at most 4 decimal places for the value of one credit.")]
+    TooPrecise,
+    #[error("The value of one credit can be at most 1,000,000.")]
+    TooLarge,
+}
+
+impl ExchangeRate {
+    /// Parses `1`, `0.25` or `10.00`: ASCII digits with at most one `.` and four decimals.
+    pub fn parse(input: &str) -> Result<Self, RateError> {
+        let text = input.trim();
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !digits_only(whole)
+            || !digits_only(fraction)
+            || (text.ends_with('.'))
+        {
+            return Err(RateError::NotANumber);
+        }
+        if fraction.len() > 4 {
+            return Err(RateError::TooPrecise);
+        }
+        let whole = whole.trim_start_matches('0');
+        if whole.len() > 7 {
+            return Err(RateError::TooLarge);
+        }
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| RateError::NotANumber)?
+        };
+        let fraction: i64 = format!("{fraction:0<4}")
+            .parse()
+            .map_err(|_| RateError::NotANumber)?;
+        Self::from_e4(whole * 10_000 + fraction)
+    }
+
+    /// A rate from its stored form, 1/10,000 currency units.
+    pub fn from_e4(e4: i64) -> Result<Self, RateError> {
+        if e4 <= 0 {
+            Err(RateError::NotPositive)
+        } else if e4 > MAX_RATE_E4 {
+            Err(RateError::TooLarge)
+        } else {
+            Ok(ExchangeRate(e4))
+        }
+    }
+
+    pub fn e4(self) -> i64 {
+        self.0
+    }
+
+    pub fn as_decimal(self) -> Decimal {
+        Decimal::new(self.0, 4)
+    }
+
+    /// The rate shown to people with the currency's minor units at least: `1.00`, `0.125`.
+    pub fn display_for(self, minor_units: u32) -> String {
+        let mut value = self.as_decimal().normalize();
+        if value.scale() < minor_units {
+            value.rescale(minor_units);
+        }
+        value.to_string()
+    }
+}
+
+impl fmt::Display for ExchangeRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_decimal().normalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(ExchangeRate::parse("1").map(|r| r.e4()), Ok(10_000));
+        assert_eq!(ExchangeRate::parse("0.25").map(|r| r.e4()), Ok(2_500));
+        assert_eq!(ExchangeRate::parse("10.00").map(|r| r.e4()), Ok(100_000));
+        assert_eq!(ExchangeRate::parse("0.0001").map(|r| r.e4()), Ok(1));
+        assert_eq!(
+            ExchangeRate::parse(" 2.5 ").map(|r| r.to_string()),
+            Ok("2.5".into())
+        );
+        assert_eq!(
+            ExchangeRate::parse("1000000").map(|r| r.e4()),
+            Ok(MAX_RATE_E4)
+        );
+        assert_eq!(ExchangeRate::parse("0"), Err(RateError::NotPositive));
+        assert_eq!(ExchangeRate::parse("0.00001"), Err(RateError::TooPrecise));
+        assert_eq!(
+            ExchangeRate::parse("1000000.0001"),
+            Err(RateError::TooLarge)
+        );
+        assert_eq!(ExchangeRate::parse("99999999999"), Err(RateError::TooLarge));
+        for bad in ["", "-1", "1.", ".5", "1,5", "1e2", "abc", "1.2.3", "+1"] {
+            assert_eq!(
+                ExchangeRate::parse(bad),
+                Err(RateError::NotANumber),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn displays_with_minor_units() {
+        let rate = ExchangeRate::parse("1").unwrap();
+        assert_eq!(rate.display_for(2), "1.00");
+        assert_eq!(rate.display_for(0), "1");
+        assert_eq!(
+            ExchangeRate::parse("0.125").unwrap().display_for(2),
+            "0.125"
+        );
+    }
+}

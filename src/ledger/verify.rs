@@ -1,0 +1,160 @@
+//! Checks every ledger invariant of the SPEC over the whole database, account by account, in
+//! bounded chunks so that memory stays flat however many rows there are.
+
+use diesel::prelude::*;
+
+use crate::db::models::{CreditAccount, CreditTransaction};
+use crate::db::schema::{credit_accounts, credit_transactions};
+use crate::db::DbConnection;
+use crate::domain::{Note, TransactionType, MAX_BALANCE};
+
+const ACCOUNTS_PER_CHUNK: i64 = 500;
+/// Stop listing after this many breaks: the count still covers them all.
+const MAX_LISTED: usize = 1000;
+
+/// What `verify` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub accounts: u64,
+    pub transactions: u64,
+    pub problems: Vec<String>,
+    pub problem_count: u64,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.problem_count == 0
+    }
+
+    fn problem(&mut self, text: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(text);
+        }
+    }
+}
+
+/// Walks every account with its ledger rows in id order.
+pub fn verify(conn: &mut DbConnection) -> QueryResult<Report> {
+    let mut report = Report::default();
+    let mut after_id = 0i64;
+    loop {
+        let accounts: Vec<CreditAccount> = credit_accounts::table
+            .filter(credit_accounts::id.gt(after_id))
+            .order(credit_accounts::id)
+            .limit(ACCOUNTS_PER_CHUNK)
+            .select(CreditAccount::as_select())
+            .load(conn)?;
+        let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else {
+            break;
+        };
+        let rows: Vec<CreditTransaction> = credit_transactions::table
+            .filter(credit_transactions::account_id.between(first.id, last.id))
+            .order((credit_transactions::account_id, credit_transactions::id))
+            .select(CreditTransaction::as_select())
+            .load(conn)?;
+        let mut rows = rows.into_iter().peekable();
+        for account in &accounts {
+            let mut own = Vec::new();
+            while let Some(row) = rows.next_if(|row| row.account_id == account.id) {
+                own.push(row);
+            }
+            check_account(account, &own, &mut report);
+        }
+        after_id = last.id;
+    }
+    let orphans: i64 = credit_transactions::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            credit_accounts::table.filter(credit_accounts::id.eq(credit_transactions::account_id)),
+        )))
+        .count()
+        .get_result(conn)?;
+    if orphans > 0 {
+        report.problem(format!("{orphans} ledger rows belong to no credit account"));
+    }
+    Ok(report)
+}
+
+fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &mut Report) {
+    report.accounts += 1;
+    report.transactions += rows.len() as u64;
+    let name = format!(
+        "account {} (customer {}, {})",
+        account.id, account.user_id, account.currency
+    );
+    if !(0..=MAX_BALANCE).contains(&account.balance) {
+        report.problem(format!(
+            "{name}: balance {} is outside 0..=10^12",
+            account.balance
+        ));
+    }
+    let mut running = 0i64;
+    let (mut added, mut deducted) = (0i64, 0i64);
+    for row in rows {
+        let at = format!("{name}, row {}", row.id);
+        if row.delta == 0 {
+            report.problem(format!("{at}: delta is 0"));
+        }
+        if row.balance_before != running {
+            report.problem(format!(
+                "{at}: balance_before {} does not continue the previous balance_after {running}",
+                row.balance_before
+            ));
+        }
+        if row.balance_before.checked_add(row.delta) != Some(row.balance_after) {
+            report.problem(format!(
+                "{at}: {} + {} is not balance_after {}",
+                row.balance_before, row.delta, row.balance_after
+            ));
+        }
+        if !(0..=MAX_BALANCE).contains(&row.balance_after) {
+            report.problem(format!(
+                "{at}: balance_after {} is outside 0..=10^12",
+                row.balance_after
+            ));
+        }
+        if row.user_id != account.user_id || row.currency != account.currency {
+            report.problem(format!(
+                "{at}: customer or currency differs from its account"
+            ));
+        }
+        if TransactionType::parse(&row.kind).is_err() {
+            report.problem(format!("{at}: unknown type {:?}", row.kind));
+        }
+        if Note::parse(&row.note).is_err() {
+            report.problem(format!("{at}: the note is empty or malformed"));
+        }
+        running = row.balance_after;
+        if row.delta > 0 {
+            added = added.saturating_add(row.delta);
+        } else {
+            deducted = deducted.saturating_add(-row.delta);
+        }
+    }
+    let sum: i128 = rows.iter().map(|r| i128::from(r.delta)).sum();
+    if i128::from(account.balance) != sum {
+        report.problem(format!(
+            "{name}: balance {} differs from the sum of its rows {sum}",
+            account.balance
+        ));
+    }
+    if account.total_added != added {
+        report.problem(format!(
+            "{name}: total_added {} differs from the rows' {added}",
+            account.total_added
+        ));
+    }
+    if account.total_deducted != deducted {
+        report.problem(format!(
+            "{name}: total_deducted {} differs from the rows' {deducted}",
+            account.total_deducted
+        ));
+    }
+    if account.version != rows.len() as i64 {
+        report.problem(format!(
+            "{name}: version {} differs from its {} rows",
+            account.version,
+            rows.len()
+        ));
+    }
+}

@@ -1,0 +1,67 @@
+//! Console users.
+
+use diesel::prelude::*;
+
+use crate::db::models::{Admin, NewAdmin};
+use crate::db::schema::admins;
+use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::domain::{Email, Role};
+use crate::passwords::{check_new_password, hash_password, PasswordTooShort};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("An admin with the email {0} already exists.")]
+    EmailTaken(String),
+    #[error(transparent)]
+    Password(#[from] PasswordTooShort),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    admins::table.count().get_result(conn)
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Admin>> {
+    admins::table
+        .filter(admins::email.eq(email.trim().to_lowercase()))
+        .select(Admin::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Creates an admin; the email is stored lower-case so logins ignore case.
+pub fn create(
+    conn: &mut DbConnection,
+    email: &Email,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<Admin, AdminError> {
+    check_new_password(password)?;
+    let hash = hash_password(password)?;
+    let now = now_utc();
+    let normalized = email.normalized();
+    let inserted = diesel::insert_into(admins::table)
+        .values(NewAdmin {
+            email: &normalized,
+            name: name.trim(),
+            role: role.as_str(),
+            password_hash: &hash,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(admins::id)
+        .get_result::<i64>(conn);
+    match inserted {
+        Ok(id) => Ok(admins::table
+            .find(id)
+            .select(Admin::as_select())
+            .first(conn)?),
+        Err(e) if is_unique_violation(&e) => Err(AdminError::EmailTaken(normalized)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,62 @@
+//! Customers of the merchant (`users` in the SPEC).
+
+use diesel::prelude::*;
+
+use crate::db::models::{NewUser, User};
+use crate::db::schema::users;
+use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::domain::Email;
+
+/// A customer to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub external_id: Option<String>,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub country: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error("A customer with this email or external id already exists.")]
+    Duplicate,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub fn create(conn: &mut DbConnection, customer: &NewCustomer) -> Result<User, CustomerError> {
+    let email_lower = customer.email.normalized();
+    let inserted = diesel::insert_into(users::table)
+        .values(NewUser {
+            external_id: customer.external_id.as_deref(),
+            email: customer.email.as_str(),
+            email_lower: &email_lower,
+            first_name: &customer.first_name,
+            last_name: &customer.last_name,
+            country: customer.country.as_deref(),
+            created_at: now_utc(),
+        })
+        .returning(users::id)
+        .get_result::<i64>(conn);
+    match inserted {
+        Ok(id) => Ok(users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)?),
+        Err(e) if is_unique_violation(&e) => Err(CustomerError::Duplicate),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
