@@ -142,7 +142,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
             )?;
             rows += 1;
         }
-        if number % 3 == 0 {
+        if number.is_multiple_of(3) {
             let amount = rng.gen_range(1..=20) * 25;
             system_entry(
                 conn,

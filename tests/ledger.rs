@@ -1,0 +1,273 @@
+//! The ledger on a real database: concurrency, invariants under random operations, and the
+//! append-only guarantee.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use common::{configure, currency, customer, TestDb};
+use creditdesk::db::{self, DbConnection, Pool};
+use creditdesk::domain::{Change, Note, MAX_BALANCE};
+use creditdesk::ledger::verify::verify;
+use creditdesk::ledger::{self, Actor, Adjustment, LedgerError, Posted, Source};
+use diesel::connection::SimpleConnection;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+fn adjust(conn: &mut DbConnection, user_id: i64, change: Change, expected_version: Option<i64>) -> Result<Posted, LedgerError> {
+    ledger::adjust(
+        conn,
+        Adjustment {
+            user_id,
+            currency: currency("EUR"),
+            change,
+            note: Note::parse("test change").unwrap(),
+            reason: None,
+            expected_version,
+            actor: Actor::System,
+            source: Source::Console,
+        },
+    )
+}
+
+fn setup() -> (TestDb, Pool, i64) {
+    let db = TestDb::new();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    configure(&mut conn, "EUR", "1.00");
+    let user = customer(&mut conn, 1);
+    (db, pool, user)
+}
+
+fn assert_verified(pool: &Pool) {
+    let report = verify(&mut pool.get().unwrap()).unwrap();
+    assert!(report.is_clean(), "verify found: {:?}", report.problems);
+}
+
+#[test]
+fn concurrent_changes_without_a_version_all_land() {
+    // Arrange: an account holding 10,000 credits.
+    let (_db, pool, user) = setup();
+    adjust(&mut pool.get().unwrap(), user, Change::SetTo(10_000), None).unwrap();
+    let barrier = Arc::new(Barrier::new(32));
+
+    // Act: 32 threads × 50 changes of ±1.
+    let handles: Vec<_> = (0..32)
+        .map(|t| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let mut sum = 0i64;
+                for i in 0..50 {
+                    let delta = if (t + i) % 3 == 0 { -1 } else { 1 };
+                    let mut conn = pool.get().unwrap();
+                    adjust(&mut conn, user, Change::By(delta), None).expect("change lands");
+                    sum += delta;
+                }
+                sum
+            })
+        })
+        .collect();
+    let total: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+
+    // Assert
+    let account = adjust(&mut pool.get().unwrap(), user, Change::By(1), None).unwrap().account;
+    assert_eq!(account.balance, 10_000 + total + 1);
+    assert_eq!(account.version, 1 + 32 * 50 + 1);
+    assert_verified(&pool);
+}
+
+#[test]
+fn concurrent_changes_with_one_version_let_exactly_one_win() {
+    let (_db, pool, user) = setup();
+    let version = adjust(&mut pool.get().unwrap(), user, Change::SetTo(500), None).unwrap().account.version;
+    let barrier = Arc::new(Barrier::new(16));
+
+    let results: Vec<_> = (0..16)
+        .map(|t| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            thread::spawn(move || {
+                let mut conn = pool.get().unwrap();
+                barrier.wait();
+                adjust(&mut conn, user, Change::By(t + 1), Some(version))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(LedgerError::VersionConflict { .. }))).count();
+    assert_eq!((wins, conflicts), (1, 15), "{results:?}");
+    assert_verified(&pool);
+}
+
+#[test]
+fn two_accounts_changed_in_opposite_orders_do_not_deadlock() {
+    let (_db, pool, first) = setup();
+    let second = customer(&mut pool.get().unwrap(), 2);
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            thread::spawn(move || {
+                let order = if t % 2 == 0 { [first, second] } else { [second, first] };
+                barrier.wait();
+                for _ in 0..25 {
+                    for user in order {
+                        adjust(&mut pool.get().unwrap(), user, Change::By(2), None).expect("no deadlock");
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    for user in [first, second] {
+        let account = adjust(&mut pool.get().unwrap(), user, Change::By(-1), None).unwrap().account;
+        assert_eq!(account.balance, 8 * 25 * 2 - 1);
+    }
+    assert_verified(&pool);
+}
+
+/// One step of a random session against an account.
+#[derive(Debug, Clone)]
+enum Op {
+    Set(i64),
+    By(i64),
+    StaleBy(i64),
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let amount = prop_oneof![
+        6 => -300i64..300,
+        1 => Just(MAX_BALANCE),
+        1 => Just(-MAX_BALANCE),
+        1 => (MAX_BALANCE - 5)..=MAX_BALANCE,
+    ];
+    prop_oneof![
+        3 => (0i64..600).prop_map(Op::Set),
+        1 => prop_oneof![Just(0i64), Just(MAX_BALANCE), (MAX_BALANCE - 3)..=MAX_BALANCE].prop_map(Op::Set),
+        5 => amount.prop_filter("a change is never zero", |a| *a != 0).prop_map(Op::By),
+        1 => (1i64..50).prop_map(Op::StaleBy),
+    ]
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Model {
+    balance: i64,
+    version: i64,
+    added: i64,
+    deducted: i64,
+}
+
+#[test]
+fn random_sequences_keep_every_invariant() {
+    let (_db, pool, _) = setup();
+    let next_customer = std::sync::atomic::AtomicU32::new(100);
+    let mut runner = TestRunner::new(Config { cases: 40, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&prop::collection::vec(op_strategy(), 1..25), |ops| {
+            let mut conn = pool.get().unwrap();
+            let n = next_customer.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let user = customer(&mut conn, n);
+            let mut model = Model::default();
+            for op in ops {
+                let (change, version) = match op {
+                    Op::Set(v) => (Change::SetTo(v), Some(model.version)),
+                    Op::By(d) => (Change::By(d), None),
+                    Op::StaleBy(d) => (Change::By(d), Some(model.version + 1)),
+                };
+                let result = adjust(&mut conn, user, change, version);
+                let delta = change.delta_from(model.balance);
+                let after = model.balance + delta;
+                match (&result, op) {
+                    (Err(LedgerError::VersionConflict { balance, .. }), Op::StaleBy(_)) => {
+                        prop_assert_eq!(*balance, model.balance)
+                    }
+                    (Err(LedgerError::NothingToChange), _) => prop_assert_eq!(delta, 0),
+                    (Err(LedgerError::BelowZero { .. }), _) => prop_assert!(after < 0),
+                    (Err(LedgerError::AboveMaximum { .. }), _) => prop_assert!(after > MAX_BALANCE),
+                    (Ok(posted), Op::Set(_) | Op::By(_)) => {
+                        prop_assert!(delta != 0 && (0..=MAX_BALANCE).contains(&after));
+                        model.balance = after;
+                        model.version += 1;
+                        if delta > 0 {
+                            model.added += delta
+                        } else {
+                            model.deducted -= delta
+                        }
+                        let account = &posted.account;
+                        prop_assert_eq!(
+                            Model {
+                                balance: account.balance,
+                                version: account.version,
+                                added: account.total_added,
+                                deducted: account.total_deducted
+                            },
+                            model.clone()
+                        );
+                        prop_assert_eq!(posted.transaction.balance_after, after);
+                    }
+                    (other, op) => prop_assert!(false, "unexpected {:?} for {:?} with {:?}", other, op, model),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_verified(&pool);
+}
+
+#[test]
+fn the_ledger_and_activity_log_refuse_update_and_delete() {
+    let (_db, pool, user) = setup();
+    let mut conn = pool.get().unwrap();
+    adjust(&mut conn, user, Change::SetTo(10), None).unwrap();
+    creditdesk::store::activity::record(
+        &mut conn,
+        creditdesk::store::activity::Record { actor: "test", action: "test", ..Default::default() },
+    )
+    .unwrap();
+    for statement in [
+        "UPDATE credit_transactions SET delta = 99",
+        "DELETE FROM credit_transactions",
+        "UPDATE activity_log SET actor = 'someone else'",
+        "DELETE FROM activity_log",
+    ] {
+        let error = conn.batch_execute(statement).expect_err(statement);
+        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+    }
+    assert_verified(&pool);
+}
+
+#[test]
+fn running_migrations_twice_is_a_no_op() {
+    let db = TestDb::new();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 0);
+}
+
+#[test]
+fn refuses_what_the_account_cannot_take() {
+    let (_db, pool, user) = setup();
+    let mut conn = pool.get().unwrap();
+    adjust(&mut conn, user, Change::SetTo(120), None).unwrap();
+    assert!(matches!(adjust(&mut conn, user, Change::By(-121), None), Err(LedgerError::BelowZero { balance: 120, .. })));
+    assert!(matches!(adjust(&mut conn, user, Change::SetTo(120), None), Err(LedgerError::NothingToChange)));
+    assert!(matches!(
+        adjust(&mut conn, user, Change::By(MAX_BALANCE), None),
+        Err(LedgerError::AboveMaximum { .. })
+    ));
+    assert!(matches!(adjust(&mut conn, 999_999, Change::By(1), None), Err(LedgerError::CustomerNotFound)));
+    let posted = adjust(&mut conn, user, Change::By(50), Some(1)).unwrap();
+    assert_eq!(
+        (posted.transaction.balance_before, posted.transaction.balance_after, posted.account.version),
+        (120, 170, 2)
+    );
+    assert_eq!(posted.transaction.currency_value, "50.00");
+    assert_verified(&pool);
+}
