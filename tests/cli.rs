@@ -53,8 +53,14 @@ fn the_first_start_prints_the_owner_login_once() {
     let first = first_lines_of_serve(&db);
     let second = first_lines_of_serve(&db);
 
-    assert!(first.contains("email:    owner@creditdesk.local"), "{first}");
-    let password = first.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("a password line");
+    assert!(
+        first.contains("email:    owner@creditdesk.local"),
+        "{first}"
+    );
+    let password = first
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("a password line");
     assert!(password.trim().len() >= 12, "{first}");
     assert!(!second.contains("password"), "{second}");
     assert!(second.contains("listening"), "{second}");
@@ -67,7 +73,11 @@ fn demo_then_verify_is_clean() {
     let demo = creditdesk(&db, &["demo", "--customers", "30"]);
     let verify = creditdesk(&db, &["verify"]);
 
-    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
     assert!(stdout(&demo).contains("30 customers"), "{}", stdout(&demo));
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(stdout(&verify).contains("All invariants hold."));
@@ -77,7 +87,9 @@ fn demo_then_verify_is_clean() {
 fn verify_exits_1_and_lists_each_break() {
     // Arrange: demo data, then corruption with raw SQL behind the ledger's back.
     let db = TestDb::new();
-    assert!(creditdesk(&db, &["demo", "--customers", "10"]).status.success());
+    assert!(creditdesk(&db, &["demo", "--customers", "10"])
+        .status
+        .success());
     let pool = db.pool();
     let mut conn = pool.get().unwrap();
     let drop_trigger = if db.is_postgres() {
@@ -98,7 +110,10 @@ fn verify_exits_1_and_lists_each_break() {
     // Assert
     let printed = stdout(&verify);
     assert_eq!(verify.status.code(), Some(1), "{printed}");
-    assert!(printed.contains("differs from the sum of its rows"), "{printed}");
+    assert!(
+        printed.contains("differs from the sum of its rows"),
+        "{printed}"
+    );
     assert!(printed.contains("total_added"), "{printed}");
     assert!(printed.contains("is not balance_after"), "{printed}");
     assert!(printed.contains("invariant breaks found"), "{printed}");
@@ -108,8 +123,14 @@ fn verify_exits_1_and_lists_each_break() {
 fn a_bad_postgres_url_fails_at_once_with_the_servers_message() {
     let db = TestDb::new();
     for (url, message) in [
-        ("postgres://postgres@127.0.0.1:1/postgres", "Connection refused"),
-        ("postgres://no_such_role_here@127.0.0.1:5432/postgres", "role \"no_such_role_here\" does not exist"),
+        (
+            "postgres://postgres@127.0.0.1:1/postgres",
+            "Connection refused",
+        ),
+        (
+            "postgres://no_such_role_here@127.0.0.1:5432/postgres",
+            "role \"no_such_role_here\" does not exist",
+        ),
     ] {
         let started = Instant::now();
         let output = Command::new(env!("CARGO_BIN_EXE_creditdesk"))
@@ -131,22 +152,62 @@ fn admin_and_api_key_creation() {
 
     let admin = creditdesk(
         &db,
-        &["admin", "create", "--email", "Sam@Example.com", "--name", "Sam", "--role", "support"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "Sam@Example.com",
+            "--name",
+            "Sam",
+            "--role",
+            "support",
+        ],
     );
     let duplicate = creditdesk(
         &db,
-        &["admin", "create", "--email", "sam@example.com", "--name", "Sam", "--role", "support", "--password", "long enough password"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "sam@example.com",
+            "--name",
+            "Sam",
+            "--role",
+            "support",
+            "--password",
+            "long enough password",
+        ],
     );
-    let bad_role = creditdesk(&db, &["admin", "create", "--email", "x@example.com", "--name", "X", "--role", "root"]);
+    let bad_role = creditdesk(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "root",
+        ],
+    );
     let key = creditdesk(&db, &["api-key", "create", "--name", "Checkout"]);
 
-    assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
     assert!(stdout(&admin).contains("Created sam@example.com (Support)"));
     assert!(stdout(&admin).contains("Password: "));
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
     let secret = stdout(&key).lines().last().unwrap_or_default().to_owned();
-    assert!(secret.starts_with("cdk_") && secret.len() > 30, "{}", stdout(&key));
+    assert!(
+        secret.starts_with("cdk_") && secret.len() > 30,
+        "{}",
+        stdout(&key)
+    );
 }
 
 #[test]

@@ -15,7 +15,12 @@ use diesel::connection::SimpleConnection;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-fn adjust(conn: &mut DbConnection, user_id: i64, change: Change, expected_version: Option<i64>) -> Result<Posted, LedgerError> {
+fn adjust(
+    conn: &mut DbConnection,
+    user_id: i64,
+    change: Change,
+    expected_version: Option<i64>,
+) -> Result<Posted, LedgerError> {
     ledger::adjust(
         conn,
         Adjustment {
@@ -72,7 +77,9 @@ fn concurrent_changes_without_a_version_all_land() {
     let total: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
 
     // Assert
-    let account = adjust(&mut pool.get().unwrap(), user, Change::By(1), None).unwrap().account;
+    let account = adjust(&mut pool.get().unwrap(), user, Change::By(1), None)
+        .unwrap()
+        .account;
     assert_eq!(account.balance, 10_000 + total + 1);
     assert_eq!(account.version, 1 + 32 * 50 + 1);
     assert_verified(&pool);
@@ -81,7 +88,10 @@ fn concurrent_changes_without_a_version_all_land() {
 #[test]
 fn concurrent_changes_with_one_version_let_exactly_one_win() {
     let (_db, pool, user) = setup();
-    let version = adjust(&mut pool.get().unwrap(), user, Change::SetTo(500), None).unwrap().account.version;
+    let version = adjust(&mut pool.get().unwrap(), user, Change::SetTo(500), None)
+        .unwrap()
+        .account
+        .version;
     let barrier = Arc::new(Barrier::new(16));
 
     let results: Vec<_> = (0..16)
@@ -99,7 +109,10 @@ fn concurrent_changes_with_one_version_let_exactly_one_win() {
         .collect();
 
     let wins = results.iter().filter(|r| r.is_ok()).count();
-    let conflicts = results.iter().filter(|r| matches!(r, Err(LedgerError::VersionConflict { .. }))).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(LedgerError::VersionConflict { .. })))
+        .count();
     assert_eq!((wins, conflicts), (1, 15), "{results:?}");
     assert_verified(&pool);
 }
@@ -113,11 +126,16 @@ fn two_accounts_changed_in_opposite_orders_do_not_deadlock() {
         .map(|t| {
             let (pool, barrier) = (pool.clone(), barrier.clone());
             thread::spawn(move || {
-                let order = if t % 2 == 0 { [first, second] } else { [second, first] };
+                let order = if t % 2 == 0 {
+                    [first, second]
+                } else {
+                    [second, first]
+                };
                 barrier.wait();
                 for _ in 0..25 {
                     for user in order {
-                        adjust(&mut pool.get().unwrap(), user, Change::By(2), None).expect("no deadlock");
+                        adjust(&mut pool.get().unwrap(), user, Change::By(2), None)
+                            .expect("no deadlock");
                     }
                 }
             })
@@ -127,7 +145,9 @@ fn two_accounts_changed_in_opposite_orders_do_not_deadlock() {
         handle.join().unwrap();
     }
     for user in [first, second] {
-        let account = adjust(&mut pool.get().unwrap(), user, Change::By(-1), None).unwrap().account;
+        let account = adjust(&mut pool.get().unwrap(), user, Change::By(-1), None)
+            .unwrap()
+            .account;
         assert_eq!(account.balance, 8 * 25 * 2 - 1);
     }
     assert_verified(&pool);
@@ -168,7 +188,11 @@ struct Model {
 fn random_sequences_keep_every_invariant() {
     let (_db, pool, _) = setup();
     let next_customer = std::sync::atomic::AtomicU32::new(100);
-    let mut runner = TestRunner::new(Config { cases: 40, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
         .run(&prop::collection::vec(op_strategy(), 1..25), |ops| {
             let mut conn = pool.get().unwrap();
@@ -212,7 +236,13 @@ fn random_sequences_keep_every_invariant() {
                         );
                         prop_assert_eq!(posted.transaction.balance_after, after);
                     }
-                    (other, op) => prop_assert!(false, "unexpected {:?} for {:?} with {:?}", other, op, model),
+                    (other, op) => prop_assert!(
+                        false,
+                        "unexpected {:?} for {:?} with {:?}",
+                        other,
+                        op,
+                        model
+                    ),
                 }
             }
             Ok(())
@@ -228,7 +258,11 @@ fn the_ledger_and_activity_log_refuse_update_and_delete() {
     adjust(&mut conn, user, Change::SetTo(10), None).unwrap();
     creditdesk::store::activity::record(
         &mut conn,
-        creditdesk::store::activity::Record { actor: "test", action: "test", ..Default::default() },
+        creditdesk::store::activity::Record {
+            actor: "test",
+            action: "test",
+            ..Default::default()
+        },
     )
     .unwrap();
     for statement in [
@@ -238,7 +272,10 @@ fn the_ledger_and_activity_log_refuse_update_and_delete() {
         "DELETE FROM activity_log",
     ] {
         let error = conn.batch_execute(statement).expect_err(statement);
-        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
     }
     assert_verified(&pool);
 }
@@ -256,16 +293,29 @@ fn refuses_what_the_account_cannot_take() {
     let (_db, pool, user) = setup();
     let mut conn = pool.get().unwrap();
     adjust(&mut conn, user, Change::SetTo(120), None).unwrap();
-    assert!(matches!(adjust(&mut conn, user, Change::By(-121), None), Err(LedgerError::BelowZero { balance: 120, .. })));
-    assert!(matches!(adjust(&mut conn, user, Change::SetTo(120), None), Err(LedgerError::NothingToChange)));
+    assert!(matches!(
+        adjust(&mut conn, user, Change::By(-121), None),
+        Err(LedgerError::BelowZero { balance: 120, .. })
+    ));
+    assert!(matches!(
+        adjust(&mut conn, user, Change::SetTo(120), None),
+        Err(LedgerError::NothingToChange)
+    ));
     assert!(matches!(
         adjust(&mut conn, user, Change::By(MAX_BALANCE), None),
         Err(LedgerError::AboveMaximum { .. })
     ));
-    assert!(matches!(adjust(&mut conn, 999_999, Change::By(1), None), Err(LedgerError::CustomerNotFound)));
+    assert!(matches!(
+        adjust(&mut conn, 999_999, Change::By(1), None),
+        Err(LedgerError::CustomerNotFound)
+    ));
     let posted = adjust(&mut conn, user, Change::By(50), Some(1)).unwrap();
     assert_eq!(
-        (posted.transaction.balance_before, posted.transaction.balance_after, posted.account.version),
+        (
+            posted.transaction.balance_before,
+            posted.transaction.balance_after,
+            posted.account.version
+        ),
         (120, 170, 2)
     );
     assert_eq!(posted.transaction.currency_value, "50.00");

@@ -28,15 +28,25 @@ impl TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if admin_url.starts_with("postgres") => {
                 let name = format!("creditdesk_test_{unique}");
-                let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-                TestDb { url: with_database(&admin_url, &name), cleanup: Cleanup::PostgresDatabase { admin_url, name } }
+                let mut conn =
+                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                TestDb {
+                    url: with_database(&admin_url, &name),
+                    cleanup: Cleanup::PostgresDatabase { admin_url, name },
+                }
             }
-            Ok(other) if !other.is_empty() => panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other:?}"),
+            Ok(other) if !other.is_empty() => {
+                panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other:?}")
+            }
             _ => {
                 let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
                 let path = dir.join(format!("test-{unique}.db"));
-                TestDb { url: path.to_string_lossy().into_owned(), cleanup: Cleanup::SqliteFile(path) }
+                TestDb {
+                    url: path.to_string_lossy().into_owned(),
+                    cleanup: Cleanup::SqliteFile(path),
+                }
             }
         }
     }
@@ -63,7 +73,8 @@ impl Drop for TestDb {
             }
             Cleanup::PostgresDatabase { admin_url, name } => {
                 if let Ok(mut conn) = PgConnection::establish(admin_url) {
-                    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                    let _ =
+                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }
             }
         }
@@ -77,7 +88,10 @@ fn with_database(url: &str, name: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let authority_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     format!("{}/{name}{query}", &base[..authority_end])
 }
 
