@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
@@ -38,6 +38,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(crate::auth::guard))
+                .wrap(security_headers())
                 .wrap(from_fn(track_request))
                 .configure(routes::configure)
         })
@@ -77,4 +79,18 @@ async fn track_request(
         .with_label_values(&[&route])
         .observe(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// No inline script may run (htmx is a file, configured by a meta tag), nothing may frame
+/// the console, and browsers must not sniff types or leak URLs to other sites.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
 }

@@ -377,3 +377,30 @@ pub fn value_of(credits: i64, rate_e4: i64, currency: &CurrencyCode) -> Option<M
         .ok()
         .map(|rate| money_value(credits, rate, currency))
 }
+
+/// Switches whether the customer may spend credits in `currency`; returns the account before
+/// and after. Not a balance change: no ledger row, no new version.
+pub fn set_usage(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &CurrencyCode,
+    enabled: bool,
+) -> Result<(CreditAccount, CreditAccount), LedgerError> {
+    let account_id = ensure_account(conn, user_id, currency)?;
+    conn.transaction(|conn| {
+        let before = lock_account(conn, account_id)?;
+        let now = now_utc();
+        diesel::update(credit_accounts::table.find(account_id))
+            .set((
+                credit_accounts::enabled.eq(enabled),
+                credit_accounts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let after = CreditAccount {
+            enabled,
+            updated_at: now,
+            ..before.clone()
+        };
+        Ok((before, after))
+    })
+}

@@ -60,3 +60,54 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+pub fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A page of customers in id order: `q` matches the start of the email, the external id, or
+/// any part of the name (case-insensitive). Returns the page and the total matching.
+pub fn search(
+    conn: &mut DbConnection,
+    q: &str,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<User>, i64)> {
+    let q = q.trim();
+    let filtered = || {
+        let mut query = users::table.into_boxed();
+        if !q.is_empty() {
+            let lower = q.to_lowercase();
+            let email_prefix = format!("{}%", like_escape(&lower));
+            let name_part = format!("%{}%", like_escape(&lower));
+            query = query.filter(
+                users::email_lower
+                    .like(email_prefix)
+                    .escape('\\')
+                    .or(users::external_id.eq(q.to_owned()))
+                    .or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "lower(first_name || ' ' || last_name) LIKE ",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(name_part)
+                    .sql(" ESCAPE '\\'")),
+            );
+        }
+        query
+    };
+    let total = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order(users::id)
+        .offset((page.max(1) - 1) * per_page)
+        .limit(per_page)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}

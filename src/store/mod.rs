@@ -5,4 +5,6 @@ pub mod activity;
 pub mod admins;
 pub mod api_keys;
 pub mod configs;
+pub mod credits;
 pub mod customers;
+pub mod sessions;

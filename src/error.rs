@@ -1,0 +1,132 @@
+//! Errors of the console.
+//!
+//! Which type where: model code returns `QueryResult` or its concern's error, the ledger
+//! `LedgerError`, CLI code `anyhow`; handlers return `AppError`, whose response is a short page
+//! a person can act on. Errors a person cannot cause are logged with their whole cause chain
+//! under a reference that the page shows, and nothing internal reaches the browser.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use rand::Rng;
+
+use crate::domain::Role;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("This needs the {} role.", role_names(.0))]
+    Forbidden(Vec<Role>),
+    #[error(
+        "The form has expired or did not come from this console. Reload the page and try again."
+    )]
+    Csrf,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("Something went wrong on our side.")]
+    Internal {
+        reference: String,
+        source: anyhow::Error,
+    },
+}
+
+fn role_names(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.label()).collect();
+    names.join(" or ")
+}
+
+impl AppError {
+    pub fn not_found(what: &str) -> AppError {
+        AppError::NotFound(format!("{what} was not found."))
+    }
+
+    /// Logs an unexpected failure under a fresh reference.
+    pub fn internal(source: impl Into<anyhow::Error>) -> AppError {
+        let reference = format!("{:08x}", rand::thread_rng().gen::<u32>());
+        let source = source.into();
+        tracing::error!(reference, error = ?source, "request failed");
+        AppError::Internal { reference, source }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        match error {
+            diesel::result::Error::NotFound => AppError::not_found("The page"),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(error: r2d2::Error) -> Self {
+        AppError::internal(error)
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(error: askama::Error) -> Self {
+        AppError::internal(error)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        AppError::internal(anyhow::anyhow!("{error}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+    reference: Option<&'a str>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let title = match self {
+            AppError::NotFound(_) => "Not found",
+            AppError::Forbidden(_) => "Not allowed",
+            AppError::Csrf => "Form expired",
+            AppError::TooManyRequests(_) => "Too many attempts",
+            AppError::Unprocessable(_) => "Cannot do that",
+            AppError::Internal { .. } => "Something went wrong",
+        };
+        let reference = match self {
+            AppError::Internal { reference, .. } => Some(reference.as_str()),
+            _ => None,
+        };
+        let page = ErrorPage {
+            title,
+            message: self.to_string(),
+            reference,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{title}: {}", self));
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            // htmx shows only the message, in the page's message area.
+            .insert_header(("HX-Retarget", "#flash"))
+            .insert_header(("HX-Reswap", "innerHTML"))
+            .insert_header(("HX-Reselect", ".error-message"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body)
+    }
+}

@@ -1,0 +1,258 @@
+//! The Promo Credits tab and the Update Promo Credit form.
+
+use askama::Template;
+
+use super::{short_time, CustomerView, Layout};
+use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
+use crate::domain::{
+    format_credits, money_value, CurrencyCode, ExchangeRate, Reason, TransactionType,
+};
+
+/// The full tab page (no JavaScript, or a first visit).
+#[derive(Template)]
+#[template(path = "users/promo_credits.html")]
+pub struct PromoCreditsPage {
+    pub layout: Layout,
+    pub customer: CustomerView,
+    pub tab: &'static str,
+    pub panel: Panel,
+}
+
+/// The tab's panel alone, for htmx.
+#[derive(Template)]
+#[template(path = "users/panel_fragment.html")]
+pub struct PanelFragment {
+    pub panel: Panel,
+}
+
+#[derive(Template)]
+#[template(path = "users/update_page.html")]
+pub struct UpdatePage {
+    pub layout: Layout,
+    pub customer: CustomerView,
+    pub tab: &'static str,
+    pub form: UpdateForm,
+}
+
+#[derive(Template)]
+#[template(path = "users/modal_fragment.html")]
+pub struct UpdateModal {
+    pub form: UpdateForm,
+}
+
+pub struct Panel {
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub currencies: Vec<CurrencyTab>,
+    pub selected: Option<Selected>,
+}
+
+pub struct CurrencyTab {
+    pub code: String,
+    pub href: String,
+    pub selected: bool,
+}
+
+pub struct Selected {
+    pub currency: String,
+    pub currency_enabled: bool,
+    pub rate_text: String,
+    pub balance: i64,
+    pub version: i64,
+    pub balance_text: String,
+    pub money_text: String,
+    pub total_added_text: String,
+    pub total_deducted_text: String,
+    pub usage_enabled: bool,
+    pub can_adjust: bool,
+    pub confirmation: Option<String>,
+    pub history: Vec<HistoryRow>,
+    pub older_href: Option<String>,
+    pub newer_href: Option<String>,
+}
+
+pub struct HistoryRow {
+    pub id: i64,
+    pub time: String,
+    pub type_label: &'static str,
+    pub delta_text: String,
+    pub delta_class: &'static str,
+    pub value_text: String,
+    pub before_text: String,
+    pub after_text: String,
+    pub reason_label: &'static str,
+    pub note: String,
+    pub by: String,
+    pub invoice_id: String,
+}
+
+/// Money at a rate, for display: `1,234.00 EUR`.
+pub fn money_text(credits: i64, rate_e4: i64, currency: &str) -> String {
+    match (
+        CurrencyCode::parse(currency),
+        ExchangeRate::from_e4(rate_e4),
+    ) {
+        (Ok(code), Ok(rate)) => money_value(credits, rate, &code).grouped(),
+        _ => String::new(),
+    }
+}
+
+/// `1.00 EUR`: the value of one credit.
+pub fn rate_text(config: &PromoCreditConfig) -> String {
+    let minor = CurrencyCode::parse(&config.currency)
+        .map(|c| c.minor_units())
+        .unwrap_or(2);
+    match ExchangeRate::from_e4(config.exchange_rate_e4) {
+        Ok(rate) => format!("{} {}", rate.display_for(minor), config.currency),
+        Err(_) => String::new(),
+    }
+}
+
+fn signed(delta: i64) -> String {
+    if delta > 0 {
+        format!("+{}", format_credits(delta))
+    } else {
+        format_credits(delta)
+    }
+}
+
+impl HistoryRow {
+    pub fn new(row: &CreditTransaction, by: String) -> HistoryRow {
+        let value = row.currency_value.parse::<rust_decimal::Decimal>().ok();
+        let value_text = match value {
+            Some(v) => format!(
+                "{}{} {}",
+                if row.delta < 0 { "−" } else { "+" },
+                crate::domain::format_grouped(&v.to_string()),
+                row.currency
+            ),
+            None => String::new(),
+        };
+        HistoryRow {
+            id: row.id,
+            time: short_time(row.created_at),
+            type_label: TransactionType::parse(&row.kind)
+                .map(TransactionType::label)
+                .unwrap_or("Other"),
+            delta_text: signed(row.delta),
+            delta_class: if row.delta > 0 { "plus" } else { "minus" },
+            value_text,
+            before_text: format_credits(row.balance_before),
+            after_text: format_credits(row.balance_after),
+            reason_label: row
+                .reason
+                .as_deref()
+                .and_then(|r| Reason::parse(r).ok())
+                .map(Reason::label)
+                .unwrap_or(""),
+            note: row.note.clone(),
+            by,
+            invoice_id: row.invoice_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The words of the confirmation after a change: `Added 50 credits: 120 → 170`.
+pub fn confirmation(row: &CreditTransaction) -> String {
+    let verb = if row.delta > 0 { "Added" } else { "Removed" };
+    let amount = row.delta.abs();
+    format!(
+        "{verb} {} credit{}: {} → {}",
+        format_credits(amount),
+        if amount == 1 { "" } else { "s" },
+        format_credits(row.balance_before),
+        format_credits(row.balance_after)
+    )
+}
+
+/// Balances and totals of an account (or of none yet: all zero).
+pub struct AccountFigures {
+    pub balance: i64,
+    pub version: i64,
+    pub total_added: i64,
+    pub total_deducted: i64,
+    pub usage_enabled: bool,
+}
+
+impl From<Option<&CreditAccount>> for AccountFigures {
+    fn from(account: Option<&CreditAccount>) -> Self {
+        match account {
+            Some(a) => AccountFigures {
+                balance: a.balance,
+                version: a.version,
+                total_added: a.total_added,
+                total_deducted: a.total_deducted,
+                usage_enabled: a.enabled,
+            },
+            None => AccountFigures {
+                balance: 0,
+                version: 0,
+                total_added: 0,
+                total_deducted: 0,
+                usage_enabled: true,
+            },
+        }
+    }
+}
+
+/// The Update Promo Credit form: what was typed, and what is wrong with it.
+#[derive(Default)]
+pub struct UpdateForm {
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub currency: String,
+    pub expected_version: String,
+    pub mode: String,
+    pub amount: String,
+    pub note: String,
+    pub reason: String,
+    pub balance_text: String,
+    pub money_text: String,
+    pub rate_text: String,
+    pub cancel_href: String,
+    pub form_error: Option<String>,
+    pub mode_error: Option<String>,
+    pub amount_error: Option<String>,
+    pub note_error: Option<String>,
+    pub reason_error: Option<String>,
+    pub currency_error: Option<String>,
+}
+
+impl UpdateForm {
+    pub fn has_errors(&self) -> bool {
+        self.form_error.is_some()
+            || self.mode_error.is_some()
+            || self.amount_error.is_some()
+            || self.note_error.is_some()
+            || self.reason_error.is_some()
+            || self.currency_error.is_some()
+    }
+
+    /// Shows the account as it is now (after a conflict, the current balance).
+    pub fn show_account(&mut self, figures: &AccountFigures, config: Option<&PromoCreditConfig>) {
+        self.balance_text = format_credits(figures.balance);
+        if let Some(config) = config {
+            self.money_text =
+                money_text(figures.balance, config.exchange_rate_e4, &config.currency);
+            self.rate_text = rate_text(config);
+        }
+    }
+
+    /// The reason choices, with the typed one selected.
+    pub fn reasons(&self) -> Vec<ReasonOption> {
+        Reason::ALL
+            .iter()
+            .map(|r| ReasonOption {
+                value: r.as_str(),
+                label: r.label(),
+                selected: self.reason == r.as_str(),
+            })
+            .collect()
+    }
+}
+
+pub struct ReasonOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}

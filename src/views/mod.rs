@@ -1,0 +1,113 @@
+//! Askama templates and the display-ready values they show. Views never touch diesel: the
+//! handlers pass rows in and these types turn them into text.
+
+pub mod credits;
+
+use askama::Template;
+use time::PrimitiveDateTime;
+
+use crate::auth::CurrentAdmin;
+use crate::db::models::User;
+
+/// What the page frame needs: who is signed in, the CSRF token, the active section.
+pub struct Layout {
+    pub csrf_token: String,
+    pub section: &'static str,
+    pub admin: Option<NavAdmin>,
+}
+
+pub struct NavAdmin {
+    pub name: String,
+    pub role_label: &'static str,
+}
+
+impl Layout {
+    pub fn new(admin: &CurrentAdmin, section: &'static str) -> Layout {
+        Layout {
+            csrf_token: admin.csrf_token.clone(),
+            section,
+            admin: Some(NavAdmin {
+                name: admin.name.clone(),
+                role_label: admin.role.label(),
+            }),
+        }
+    }
+
+    pub fn signed_out(csrf_token: String) -> Layout {
+        Layout {
+            csrf_token,
+            section: "",
+            admin: None,
+        }
+    }
+}
+
+/// `2026-11-26 09:30:12`, UTC, for tables (the column header says UTC).
+pub fn short_time(at: PrimitiveDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    at.format(&format).unwrap_or_default()
+}
+
+/// A customer as pages show them.
+pub struct CustomerView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub display_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub external_id: String,
+    pub country: String,
+    pub created: String,
+}
+
+impl From<&User> for CustomerView {
+    fn from(user: &User) -> Self {
+        let name = user.full_name();
+        CustomerView {
+            id: user.id,
+            email: user.email.clone(),
+            display_name: if name.is_empty() {
+                user.email.clone()
+            } else {
+                name.clone()
+            },
+            name,
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            external_id: user.external_id.clone().unwrap_or_default(),
+            country: user.country.clone().unwrap_or_default(),
+            created: short_time(user.created_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+pub struct CustomersPage {
+    pub layout: Layout,
+    pub q: String,
+    pub customers: Vec<CustomerView>,
+    pub total_text: String,
+    pub page: i64,
+    pub pages: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users/account_info.html")]
+pub struct AccountInfoPage {
+    pub layout: Layout,
+    pub customer: CustomerView,
+    pub tab: &'static str,
+}
