@@ -130,3 +130,310 @@ pub fn customer(conn: &mut DbConnection, n: u32) -> i64 {
     .expect("create customer")
     .id
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real server on port 0, and an HTTP client that keeps cookies like a browser.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::mpsc;
+
+use creditdesk::config::Settings as AppSettings;
+use creditdesk::domain::{Change, Note, Role};
+use creditdesk::ledger::{self, Actor, Adjustment, Source};
+use creditdesk::startup::Application;
+
+pub const PASSWORD: &str = "a long test password";
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: Pool,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// A migrated database with EUR enabled at 1.00, admins of every role, and the server.
+    pub fn spawn() -> TestApp {
+        let db = TestDb::new();
+        let pool = db.pool();
+        {
+            let mut conn = pool.get().unwrap();
+            configure(&mut conn, "EUR", "1.00");
+            for role in Role::ALL {
+                let email = Email::parse(&format!("{}@example.com", role.as_str())).unwrap();
+                creditdesk::store::admins::create(&mut conn, &email, role.label(), *role, PASSWORD)
+                    .unwrap();
+            }
+        }
+        let (sender, receiver) = mpsc::channel();
+        let (server_pool, url) = (pool.clone(), db.url.clone());
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                let application = Application::build(server_pool, AppSettings::new(url), listener)
+                    .expect("build app");
+                let port = application.port();
+                let server = application.server();
+                sender.send((port, server.handle())).expect("send port");
+                let _ = server.await;
+            })
+        });
+        let (port, handle) = receiver.recv().expect("server started");
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            pool,
+            handle: Some(handle),
+            thread: Some(thread),
+            db,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.address)
+    }
+
+    /// A client signed in as the admin of `role`.
+    pub fn signed_in(&self, role: Role) -> Client {
+        let mut client = self.client();
+        let response = client.login(&format!("{}@example.com", role.as_str()), PASSWORD);
+        assert_eq!(response.status, 303, "login as {role}: {}", response.body);
+        client.refresh_csrf();
+        client
+    }
+
+    pub fn conn(&self) -> creditdesk::db::PooledConnection {
+        self.pool.get().unwrap()
+    }
+
+    /// A customer with `balance` EUR credits (set through the ledger when not 0).
+    pub fn customer_with(&self, n: u32, balance: i64) -> i64 {
+        let mut conn = self.conn();
+        let id = customer(&mut conn, n);
+        if balance != 0 {
+            ledger::adjust(
+                &mut conn,
+                Adjustment {
+                    user_id: id,
+                    currency: currency("EUR"),
+                    change: Change::SetTo(balance),
+                    note: Note::parse("opening balance").unwrap(),
+                    reason: None,
+                    expected_version: None,
+                    actor: Actor::System,
+                    source: Source::Console,
+                },
+            )
+            .unwrap();
+        }
+        id
+    }
+
+    /// (balance, version, ledger rows) of a customer's EUR account.
+    pub fn account_state(&self, user_id: i64) -> (i64, i64, i64) {
+        use creditdesk::db::schema::credit_transactions;
+        use diesel::prelude::*;
+        let mut conn = self.conn();
+        let account = creditdesk::store::credits::account(&mut conn, user_id, "EUR").unwrap();
+        let rows: i64 = credit_transactions::table
+            .filter(credit_transactions::user_id.eq(user_id))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        account
+            .map(|a| (a.balance, a.version, rows))
+            .unwrap_or((0, 0, rows))
+    }
+
+    pub fn assert_verified(&self) {
+        let report = creditdesk::ledger::verify::verify(&mut self.conn()).unwrap();
+        assert!(report.is_clean(), "verify: {:?}", report.problems);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub set_cookies: Vec<String>,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_lowercase()).map(String::as_str)
+    }
+
+    pub fn location(&self) -> &str {
+        self.header("location").unwrap_or("")
+    }
+}
+
+/// Keeps cookies and the session's CSRF token.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+    pub cookies: HashMap<String, String>,
+    pub csrf: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        Client {
+            base: base.to_owned(),
+            agent,
+            cookies: HashMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn read(&mut self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut response = result.expect("HTTP request");
+        let status = response.status().as_u16();
+        let mut headers = HashMap::new();
+        let mut set_cookies = Vec::new();
+        for (name, value) in response.headers() {
+            let value = value.to_str().unwrap_or("").to_owned();
+            if name.as_str() == "set-cookie" {
+                set_cookies.push(value.clone());
+                let pair = value.split(';').next().unwrap_or("");
+                if let Some((k, v)) = pair.split_once('=') {
+                    if v.is_empty() || value.contains("Max-Age=0") {
+                        self.cookies.remove(k.trim());
+                    } else {
+                        self.cookies.insert(k.trim().to_owned(), v.to_owned());
+                    }
+                }
+            }
+            headers.insert(name.as_str().to_owned(), value);
+        }
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Reply {
+            status,
+            set_cookies,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get_with(&mut self, path: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header());
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let result = request.call();
+        self.read(result)
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.get_with(path, &[])
+    }
+
+    pub fn get_htmx(&mut self, path: &str) -> Reply {
+        self.get_with(path, &[("HX-Request", "true")])
+    }
+
+    pub fn post_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header());
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let result = request.send_form(fields.iter().copied());
+        self.read(result)
+    }
+
+    /// A form POST carrying the session's CSRF token, like the console's forms.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf_token", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_with(path, &all, &[])
+    }
+
+    pub fn post_htmx(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf_token", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_with(path, &all, &[("HX-Request", "true")])
+    }
+
+    pub fn login(&mut self, email: &str, password: &str) -> Reply {
+        let page = self.get("/login");
+        let token = hidden_value(&page.body, "csrf_token").expect("login form has a csrf_token");
+        self.post_with(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+            ],
+            &[],
+        )
+    }
+
+    /// Reads the session's CSRF token from a console page.
+    pub fn refresh_csrf(&mut self) {
+        let page = self.get("/users");
+        self.csrf = meta_csrf(&page.body).expect("csrf meta tag");
+    }
+}
+
+pub fn meta_csrf(body: &str) -> Option<String> {
+    let start =
+        body.find("name=\"csrf-token\" content=\"")? + "name=\"csrf-token\" content=\"".len();
+    Some(body[start..].split('"').next()?.to_owned())
+}
+
+pub fn hidden_value(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    Some(body[start..].split('"').next()?.to_owned())
+}
+
+/// HTML-escapes as askama does, to find typed values in a page.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
