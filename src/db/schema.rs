@@ -114,6 +114,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    credit_daily_totals (day, currency, kind, reason) {
+        day -> Date,
+        currency -> Text,
+        kind -> Text,
+        reason -> Text,
+        row_count -> BigInt,
+        added -> BigInt,
+        deducted -> BigInt,
+    }
+}
+
 diesel::joinable!(credit_accounts -> users (user_id));
 diesel::joinable!(credit_transactions -> credit_accounts (account_id));
 diesel::joinable!(credit_transactions -> users (user_id));
@@ -128,4 +140,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     api_keys,
     activity_log,
+    credit_daily_totals,
 );

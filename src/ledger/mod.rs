@@ -13,7 +13,9 @@ use diesel::prelude::*;
 use crate::db::models::{
     CreditAccount, CreditTransaction, NewCreditAccount, NewCreditTransaction, PromoCreditConfig,
 };
-use crate::db::schema::{credit_accounts, credit_transactions, promo_credit_configs, users};
+use crate::db::schema::{
+    credit_accounts, credit_daily_totals, credit_transactions, promo_credit_configs, users,
+};
 use crate::db::{is_unique_violation, now_utc, DbConnection};
 use crate::domain::{
     money_value, Change, CurrencyCode, ExchangeRate, Money, Note, Reason, TransactionType,
@@ -268,6 +270,7 @@ fn write_entry(
             credit_accounts::updated_at.eq(now),
         ))
         .execute(conn)?;
+    add_to_daily_totals(conn, &new_row)?;
     let transaction = CreditTransaction {
         id,
         account_id: account.id,
@@ -291,6 +294,48 @@ fn write_entry(
         transaction,
         account: updated,
     })
+}
+
+/// Adds a new row to its day's totals (per currency, type and reason), in the same
+/// transaction as the row itself.
+fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) -> QueryResult<()> {
+    use credit_daily_totals::dsl as totals;
+    let (added, deducted) = if row.delta > 0 {
+        (row.delta, 0)
+    } else {
+        (0, -row.delta)
+    };
+    let values = (
+        totals::day.eq(row.created_at.date()),
+        totals::currency.eq(row.currency),
+        totals::kind.eq(row.kind),
+        totals::reason.eq(row.reason.unwrap_or("")),
+        totals::row_count.eq(1i64),
+        totals::added.eq(added),
+        totals::deducted.eq(deducted),
+    );
+    let sums = (
+        totals::row_count.eq(totals::row_count + 1i64),
+        totals::added.eq(totals::added + added),
+        totals::deducted.eq(totals::deducted + deducted),
+    );
+    let key = (totals::day, totals::currency, totals::kind, totals::reason);
+    // The upsert is the same SQL on both; the enum cannot carry ON CONFLICT, its variants can.
+    match conn {
+        DbConnection::Pg(pg) => diesel::insert_into(totals::credit_daily_totals)
+            .values(values)
+            .on_conflict(key)
+            .do_update()
+            .set(sums)
+            .execute(pg),
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(totals::credit_daily_totals)
+            .values(values)
+            .on_conflict(key)
+            .do_update()
+            .set(sums)
+            .execute(sqlite),
+    }
+    .map(|_| ())
 }
 
 /// Locks the account row for the rest of the transaction and returns it as stored now.

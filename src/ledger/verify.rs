@@ -1,16 +1,22 @@
 //! Checks every ledger invariant of the SPEC over the whole database, account by account, in
 //! bounded chunks so that memory stays flat however many rows there are.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
+use time::Date;
 
 use crate::db::models::{CreditAccount, CreditTransaction};
-use crate::db::schema::{credit_accounts, credit_transactions};
+use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions};
 use crate::db::DbConnection;
 use crate::domain::{Note, TransactionType, MAX_BALANCE};
 
 const ACCOUNTS_PER_CHUNK: i64 = 500;
 /// Stop listing after this many breaks: the count still covers them all.
 const MAX_LISTED: usize = 1000;
+
+/// A row of the per-day totals: day, currency, type, reason ('' for none).
+type DayKey = (Date, String, String, String);
 
 /// What `verify` found.
 #[derive(Debug, Default)]
@@ -19,6 +25,8 @@ pub struct Report {
     pub transactions: u64,
     pub problems: Vec<String>,
     pub problem_count: u64,
+    /// (rows, added, deducted) per (day, currency, type, reason) as the ledger rows add up.
+    daily: BTreeMap<DayKey, (i64, i64, i64)>,
 }
 
 impl Report {
@@ -72,6 +80,7 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<Report> {
     if orphans > 0 {
         report.problem(format!("{orphans} ledger rows belong to no credit account"));
     }
+    check_daily_totals(conn, &mut report)?;
     Ok(report)
 }
 
@@ -125,6 +134,19 @@ fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &m
             report.problem(format!("{at}: the note is empty or malformed"));
         }
         running = row.balance_after;
+        let key = (
+            row.created_at.date(),
+            row.currency.clone(),
+            row.kind.clone(),
+            row.reason.clone().unwrap_or_default(),
+        );
+        let day = report.daily.entry(key).or_default();
+        day.0 += 1;
+        if row.delta > 0 {
+            day.1 += row.delta;
+        } else {
+            day.2 -= row.delta;
+        }
         if row.delta > 0 {
             added = added.saturating_add(row.delta);
         } else {
@@ -157,4 +179,37 @@ fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &m
             rows.len()
         ));
     }
+}
+
+/// The per-day totals table must equal what the ledger rows add up to.
+fn check_daily_totals(conn: &mut DbConnection, report: &mut Report) -> QueryResult<()> {
+    let stored: Vec<(Date, String, String, String, i64, i64, i64)> = credit_daily_totals::table
+        .select((
+            credit_daily_totals::day,
+            credit_daily_totals::currency,
+            credit_daily_totals::kind,
+            credit_daily_totals::reason,
+            credit_daily_totals::row_count,
+            credit_daily_totals::added,
+            credit_daily_totals::deducted,
+        ))
+        .load(conn)?;
+    let mut expected = std::mem::take(&mut report.daily);
+    for (day, currency, kind, reason, rows, added, deducted) in stored {
+        let key = (day, currency, kind, reason);
+        let want = expected.remove(&key).unwrap_or((0, 0, 0));
+        if want != (rows, added, deducted) {
+            report.problem(format!(
+                "daily totals {} {} {} {:?}: stored rows/added/deducted {rows}/{added}/{deducted}, ledger {}/{}/{}",
+                key.0, key.1, key.2, key.3, want.0, want.1, want.2
+            ));
+        }
+    }
+    for (key, want) in expected {
+        report.problem(format!(
+            "daily totals {} {} {} {:?}: missing, ledger has {}/{}/{}",
+            key.0, key.1, key.2, key.3, want.0, want.1, want.2
+        ));
+    }
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! HTTP handlers by resource. No SQL here: handlers call the store and the ledger.
 
+mod credit_list;
 mod health;
 mod login;
 mod promo_credits;
+mod reports;
 mod static_files;
 pub mod users;
 
@@ -37,6 +39,21 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/users/{id}/promo-credits/usage",
             web::post().to(promo_credits::usage),
+        )
+        .route("/promo-credits", web::get().to(credit_list::list))
+        .route(
+            "/promo-credits/export.csv",
+            web::get().to(credit_list::export),
+        )
+        .route("/promo-credits/balances", web::get().to(reports::balances))
+        .route(
+            "/promo-credits/balances/export.csv",
+            web::get().to(reports::balances_export),
+        )
+        .route("/promo-credits/summary", web::get().to(reports::summary))
+        .route(
+            "/promo-credits/summary.csv",
+            web::get().to(reports::summary_csv),
         )
         .default_service(web::to(not_found));
 }

@@ -4,7 +4,10 @@
 pub mod activity;
 pub mod admins;
 pub mod api_keys;
+pub mod balances;
 pub mod configs;
+pub mod credit_list;
 pub mod credits;
 pub mod customers;
 pub mod sessions;
+pub mod summary;

@@ -1,7 +1,9 @@
 //! Askama templates and the display-ready values they show. Views never touch diesel: the
 //! handlers pass rows in and these types turn them into text.
 
+pub mod credit_list;
 pub mod credits;
+pub mod reports;
 
 use askama::Template;
 use time::PrimitiveDateTime;

@@ -1,3 +1,4 @@
+DROP TABLE credit_daily_totals;
 DROP TABLE activity_log;
 DROP TABLE api_keys;
 DROP TABLE sessions;

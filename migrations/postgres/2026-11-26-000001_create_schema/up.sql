@@ -16,6 +16,9 @@ CREATE TABLE users (
     created_at TIMESTAMP NOT NULL
 );
 
+-- Prefix search on emails (LIKE 'abc%') whatever the database's collation.
+CREATE INDEX users_email_prefix ON users (email_lower text_pattern_ops);
+
 CREATE TABLE promo_credit_configs (
     currency TEXT PRIMARY KEY NOT NULL,
     enabled BOOLEAN NOT NULL,
@@ -40,7 +43,9 @@ CREATE TABLE credit_accounts (
     updated_at TIMESTAMP NOT NULL,
     UNIQUE (user_id, currency)
 );
-CREATE INDEX credit_accounts_currency_balance ON credit_accounts (currency, balance);
+CREATE INDEX credit_accounts_currency_balance ON credit_accounts (currency, balance, id);
+CREATE INDEX credit_accounts_balance ON credit_accounts (balance, id);
+CREATE INDEX credit_accounts_updated ON credit_accounts (updated_at, id);
 
 -- The ledger: append-only, refused UPDATE and DELETE by the triggers below.
 CREATE TABLE credit_transactions (
@@ -62,12 +67,27 @@ CREATE TABLE credit_transactions (
     idempotency_key TEXT,
     created_at TIMESTAMP NOT NULL
 );
+-- The account's rows in order (the tab, verify); every list filter in time order.
 CREATE INDEX credit_transactions_account ON credit_transactions (account_id, id);
-CREATE INDEX credit_transactions_user ON credit_transactions (user_id, id);
-CREATE INDEX credit_transactions_currency ON credit_transactions (currency, id);
-CREATE INDEX credit_transactions_kind ON credit_transactions (kind, id);
-CREATE INDEX credit_transactions_invoice ON credit_transactions (invoice_id, id) WHERE invoice_id IS NOT NULL;
 CREATE INDEX credit_transactions_created ON credit_transactions (created_at, id);
+CREATE INDEX credit_transactions_user ON credit_transactions (user_id, created_at, id);
+CREATE INDEX credit_transactions_currency ON credit_transactions (currency, created_at, id);
+CREATE INDEX credit_transactions_kind ON credit_transactions (kind, created_at, id);
+CREATE INDEX credit_transactions_reason ON credit_transactions (reason, created_at, id) WHERE reason IS NOT NULL;
+CREATE INDEX credit_transactions_invoice ON credit_transactions (invoice_id, created_at, id) WHERE invoice_id IS NOT NULL;
+
+-- Per-day movements by currency, type and reason ('' for none), written in the ledger
+-- transaction: totals over wide filters and the finance summary read these, not the ledger.
+CREATE TABLE credit_daily_totals (
+    day DATE NOT NULL,
+    currency TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    row_count BIGINT NOT NULL,
+    added BIGINT NOT NULL,
+    deducted BIGINT NOT NULL,
+    PRIMARY KEY (day, currency, kind, reason)
+);
 
 CREATE TRIGGER credit_transactions_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON credit_transactions
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_append_only_change();

@@ -3,7 +3,7 @@ CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     external_id TEXT UNIQUE,
     email TEXT NOT NULL,
-    email_lower TEXT NOT NULL UNIQUE,
+    email_lower TEXT NOT NULL UNIQUE COLLATE NOCASE,
     first_name TEXT NOT NULL DEFAULT '',
     last_name TEXT NOT NULL DEFAULT '',
     country TEXT,
@@ -34,7 +34,9 @@ CREATE TABLE credit_accounts (
     updated_at TIMESTAMP NOT NULL,
     UNIQUE (user_id, currency)
 );
-CREATE INDEX credit_accounts_currency_balance ON credit_accounts (currency, balance);
+CREATE INDEX credit_accounts_currency_balance ON credit_accounts (currency, balance, id);
+CREATE INDEX credit_accounts_balance ON credit_accounts (balance, id);
+CREATE INDEX credit_accounts_updated ON credit_accounts (updated_at, id);
 
 -- The ledger: append-only, refused UPDATE and DELETE by the triggers below.
 CREATE TABLE credit_transactions (
@@ -56,12 +58,27 @@ CREATE TABLE credit_transactions (
     idempotency_key TEXT,
     created_at TIMESTAMP NOT NULL
 );
+-- The account's rows in order (the tab, verify); every list filter in time order.
 CREATE INDEX credit_transactions_account ON credit_transactions (account_id, id);
-CREATE INDEX credit_transactions_user ON credit_transactions (user_id, id);
-CREATE INDEX credit_transactions_currency ON credit_transactions (currency, id);
-CREATE INDEX credit_transactions_kind ON credit_transactions (kind, id);
-CREATE INDEX credit_transactions_invoice ON credit_transactions (invoice_id, id) WHERE invoice_id IS NOT NULL;
 CREATE INDEX credit_transactions_created ON credit_transactions (created_at, id);
+CREATE INDEX credit_transactions_user ON credit_transactions (user_id, created_at, id);
+CREATE INDEX credit_transactions_currency ON credit_transactions (currency, created_at, id);
+CREATE INDEX credit_transactions_kind ON credit_transactions (kind, created_at, id);
+CREATE INDEX credit_transactions_reason ON credit_transactions (reason, created_at, id) WHERE reason IS NOT NULL;
+CREATE INDEX credit_transactions_invoice ON credit_transactions (invoice_id, created_at, id) WHERE invoice_id IS NOT NULL;
+
+-- Per-day movements by currency, type and reason ('' for none), written in the ledger
+-- transaction: totals over wide filters and the finance summary read these, not the ledger.
+CREATE TABLE credit_daily_totals (
+    day DATE NOT NULL,
+    currency TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    row_count BIGINT NOT NULL,
+    added BIGINT NOT NULL,
+    deducted BIGINT NOT NULL,
+    PRIMARY KEY (day, currency, kind, reason)
+);
 
 CREATE TRIGGER credit_transactions_no_update BEFORE UPDATE ON credit_transactions
 BEGIN SELECT RAISE(ABORT, 'credit_transactions is append-only'); END;

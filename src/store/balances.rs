@@ -1,0 +1,451 @@
+//! The balances list: one row per credit account, now or at the end of a past day (computed
+//! from the ledger), with keyset paging.
+
+use std::collections::HashMap;
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Timestamp};
+use time::{Date, PrimitiveDateTime, Time};
+
+use crate::db::models::CreditAccount;
+use crate::db::schema::{credit_accounts, credit_transactions, users};
+use crate::db::{DbConnection, MultiBackend};
+use crate::domain::{CurrencyCode, MAX_BALANCE};
+use crate::store::credit_list::{email_prefix_ids, parse_date, resolve, Customers};
+use crate::store::customers::like_escape;
+
+/// Accounts read per step when balances are computed as of a past day.
+const AS_OF_CHUNK: i64 = 500;
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RawBalanceFilter {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub min: String,
+    #[serde(default)]
+    pub max: String,
+    #[serde(default)]
+    pub as_of: String,
+    #[serde(default)]
+    pub sort: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BalanceSort {
+    #[default]
+    BalanceDesc,
+    BalanceAsc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+impl BalanceSort {
+    pub const ALL: [(BalanceSort, &'static str, &'static str); 4] = [
+        (
+            BalanceSort::BalanceDesc,
+            "-balance",
+            "Largest balance first",
+        ),
+        (BalanceSort::BalanceAsc, "balance", "Smallest balance first"),
+        (BalanceSort::UpdatedDesc, "-updated", "Last changed first"),
+        (
+            BalanceSort::UpdatedAsc,
+            "updated",
+            "Least recently changed first",
+        ),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(s, ..)| *s == self)
+            .map(|(_, text, _)| *text)
+            .unwrap_or("-balance")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BalanceFilter {
+    pub email_prefix: Option<String>,
+    pub currency: Option<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub as_of: Option<Date>,
+    pub sort: BalanceSort,
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+impl RawBalanceFilter {
+    pub fn parse(&self) -> Result<BalanceFilter, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let currency = non_empty(&self.currency).and_then(|code| match CurrencyCode::parse(code) {
+            Ok(code) => Some(code.to_string()),
+            Err(e) => {
+                errors.push(("currency", e.to_string()));
+                None
+            }
+        });
+        let mut credits = |field: &'static str, text: &str| {
+            non_empty(text).and_then(|text| match text.parse::<i64>() {
+                Ok(value) if (0..=MAX_BALANCE).contains(&value) => Some(value),
+                _ => {
+                    errors.push((field, format!("Enter a whole number of credits from 0 to 1,000,000,000,000 (got {text:?}).")));
+                    None
+                }
+            })
+        };
+        let min = credits("min", &self.min);
+        let max = credits("max", &self.max);
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                errors.push(("max", "The maximum is below the minimum.".to_owned()));
+            }
+        }
+        let as_of = non_empty(&self.as_of).and_then(|text| {
+            let parsed = parse_date(text);
+            if parsed.is_none() {
+                errors.push((
+                    "as_of",
+                    format!("Enter the date as YYYY-MM-DD, like 2026-10-31 (got {text:?})."),
+                ));
+            }
+            parsed
+        });
+        let sort = match non_empty(&self.sort) {
+            None => BalanceSort::default(),
+            Some(text) => match BalanceSort::ALL.iter().find(|(_, name, _)| *name == text) {
+                Some((sort, ..)) => *sort,
+                None => {
+                    errors.push((
+                        "sort",
+                        format!("Sort by -balance, balance, -updated or updated, not {text:?}."),
+                    ));
+                    BalanceSort::default()
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(BalanceFilter {
+            email_prefix: non_empty(&self.email).map(str::to_lowercase),
+            currency,
+            min,
+            max,
+            as_of,
+            sort,
+        })
+    }
+}
+
+impl BalanceFilter {
+    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(email) = &self.email_prefix {
+            pairs.push(("email", email.clone()));
+        }
+        if let Some(currency) = &self.currency {
+            pairs.push(("currency", currency.clone()));
+        }
+        if let Some(min) = self.min {
+            pairs.push(("min", min.to_string()));
+        }
+        if let Some(max) = self.max {
+            pairs.push(("max", max.to_string()));
+        }
+        if let Some(as_of) = self.as_of {
+            pairs.push(("as_of", as_of.to_string()));
+        }
+        if self.sort != BalanceSort::default() {
+            pairs.push(("sort", self.sort.as_str().to_owned()));
+        }
+        pairs
+    }
+}
+
+/// An account as the list shows it; with `as_of`, the figures are those at the end of that
+/// day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceRow {
+    pub account_id: i64,
+    pub user_id: i64,
+    pub email: String,
+    pub external_id: String,
+    pub currency: String,
+    pub balance: i64,
+    pub enabled: bool,
+    pub total_added: i64,
+    pub total_deducted: i64,
+    pub updated_at: PrimitiveDateTime,
+}
+
+type Boxed = credit_accounts::BoxedQuery<'static, MultiBackend>;
+
+fn scoped(filter: &BalanceFilter, customers: &Customers) -> Boxed {
+    let mut query = credit_accounts::table.into_boxed();
+    match customers {
+        Customers::Any => {}
+        Customers::Nobody => query = query.filter(sql::<Bool>("1 = 0")),
+        Customers::Ids(ids) => query = query.filter(credit_accounts::user_id.eq_any(ids.clone())),
+        Customers::EmailPrefix(prefix) => {
+            query = query.filter(credit_accounts::user_id.eq_any(email_prefix_ids!(prefix)))
+        }
+    }
+    if let Some(currency) = &filter.currency {
+        query = query.filter(credit_accounts::currency.eq(currency.clone()));
+    }
+    query
+}
+
+fn end_of(day: Date) -> PrimitiveDateTime {
+    day.next_day()
+        .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT))
+        .unwrap_or(PrimitiveDateTime::MAX)
+}
+
+/// Up to `limit` rows after the account `after` (the SPEC's keyset cursor), in the filter's
+/// order. Returns the rows and whether more follow.
+pub fn page(
+    conn: &mut DbConnection,
+    filter: &BalanceFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<(Vec<BalanceRow>, bool)> {
+    let customers = resolve(conn, filter.email_prefix.as_deref(), None)?;
+    let mut rows = match filter.as_of {
+        None => current_page(conn, filter, &customers, after, limit + 1)?,
+        Some(day) => as_of_page(conn, filter, &customers, day, after, limit + 1)?,
+    };
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+fn current_page(
+    conn: &mut DbConnection,
+    filter: &BalanceFilter,
+    customers: &Customers,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<BalanceRow>> {
+    let mut query = scoped(filter, customers);
+    if let Some(min) = filter.min {
+        query = query.filter(credit_accounts::balance.ge(min));
+    }
+    if let Some(max) = filter.max {
+        query = query.filter(credit_accounts::balance.le(max));
+    }
+    let cursor: Option<CreditAccount> = match after {
+        Some(id) => credit_accounts::table
+            .find(id)
+            .select(CreditAccount::as_select())
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    if let Some(cursor) = cursor {
+        let (column, comparison) = match filter.sort {
+            BalanceSort::BalanceDesc => ("balance", "<"),
+            BalanceSort::BalanceAsc => ("balance", ">"),
+            BalanceSort::UpdatedDesc => ("updated_at", "<"),
+            BalanceSort::UpdatedAsc => ("updated_at", ">"),
+        };
+        let condition = sql::<Bool>(&format!(
+            "(credit_accounts.{column}, credit_accounts.id) {comparison} ("
+        ));
+        query = if column == "balance" {
+            query.filter(
+                condition
+                    .bind::<BigInt, _>(cursor.balance)
+                    .sql(", ")
+                    .bind::<BigInt, _>(cursor.id)
+                    .sql(")"),
+            )
+        } else {
+            query.filter(
+                condition
+                    .bind::<Timestamp, _>(cursor.updated_at)
+                    .sql(", ")
+                    .bind::<BigInt, _>(cursor.id)
+                    .sql(")"),
+            )
+        };
+    }
+    query = match filter.sort {
+        BalanceSort::BalanceDesc => {
+            query.order((credit_accounts::balance.desc(), credit_accounts::id.desc()))
+        }
+        BalanceSort::BalanceAsc => {
+            query.order((credit_accounts::balance.asc(), credit_accounts::id.asc()))
+        }
+        BalanceSort::UpdatedDesc => query.order((
+            credit_accounts::updated_at.desc(),
+            credit_accounts::id.desc(),
+        )),
+        BalanceSort::UpdatedAsc => {
+            query.order((credit_accounts::updated_at.asc(), credit_accounts::id.asc()))
+        }
+    };
+    let accounts: Vec<CreditAccount> = query
+        .limit(limit)
+        .select(CreditAccount::as_select())
+        .load(conn)?;
+    with_customers(conn, accounts)
+}
+
+/// Balances at the end of `day`, replayed from the ledger a chunk of accounts at a time, in
+/// account order (the min/max filter applies to the replayed balance).
+fn as_of_page(
+    conn: &mut DbConnection,
+    filter: &BalanceFilter,
+    customers: &Customers,
+    day: Date,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<BalanceRow>> {
+    let end = end_of(day);
+    let mut found = Vec::new();
+    let mut after = after.unwrap_or(0);
+    while (found.len() as i64) < limit {
+        let accounts: Vec<CreditAccount> = scoped(filter, customers)
+            .filter(credit_accounts::created_at.lt(end))
+            .filter(credit_accounts::id.gt(after))
+            .order(credit_accounts::id)
+            .limit(AS_OF_CHUNK)
+            .select(CreditAccount::as_select())
+            .load(conn)?;
+        let Some(last) = accounts.last() else { break };
+        after = last.id;
+        let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
+        let rows: Vec<(i64, i64, i64, PrimitiveDateTime)> = credit_transactions::table
+            .filter(credit_transactions::account_id.eq_any(&ids))
+            .filter(credit_transactions::created_at.lt(end))
+            .order((credit_transactions::account_id, credit_transactions::id))
+            .select((
+                credit_transactions::account_id,
+                credit_transactions::delta,
+                credit_transactions::balance_after,
+                credit_transactions::created_at,
+            ))
+            .load(conn)?;
+        let mut replayed: HashMap<i64, CreditAccount> = HashMap::new();
+        for account in &accounts {
+            replayed.insert(
+                account.id,
+                CreditAccount {
+                    balance: 0,
+                    total_added: 0,
+                    total_deducted: 0,
+                    version: 0,
+                    updated_at: account.created_at,
+                    ..account.clone()
+                },
+            );
+        }
+        for (account_id, delta, balance_after, at) in rows {
+            if let Some(account) = replayed.get_mut(&account_id) {
+                account.balance = balance_after;
+                account.version += 1;
+                account.updated_at = at;
+                if delta > 0 {
+                    account.total_added += delta;
+                } else {
+                    account.total_deducted -= delta;
+                }
+            }
+        }
+        let kept: Vec<CreditAccount> = accounts
+            .iter()
+            .filter_map(|a| replayed.remove(&a.id))
+            .filter(|a| {
+                filter.min.is_none_or(|min| a.balance >= min)
+                    && filter.max.is_none_or(|max| a.balance <= max)
+            })
+            .collect();
+        found.extend(with_customers(conn, kept)?);
+    }
+    found.truncate(limit as usize);
+    Ok(found)
+}
+
+fn with_customers(
+    conn: &mut DbConnection,
+    accounts: Vec<CreditAccount>,
+) -> QueryResult<Vec<BalanceRow>> {
+    let mut ids: Vec<i64> = accounts.iter().map(|a| a.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let customers: HashMap<i64, (String, Option<String>)> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::email, users::external_id))
+            .load::<(i64, String, Option<String>)>(conn)?
+            .into_iter()
+            .map(|(id, email, external)| (id, (email, external)))
+            .collect()
+    };
+    Ok(accounts
+        .into_iter()
+        .map(|a| {
+            let (email, external) = customers.get(&a.user_id).cloned().unwrap_or_default();
+            BalanceRow {
+                account_id: a.id,
+                user_id: a.user_id,
+                email,
+                external_id: external.unwrap_or_default(),
+                currency: a.currency,
+                balance: a.balance,
+                enabled: a.enabled,
+                total_added: a.total_added,
+                total_deducted: a.total_deducted,
+                updated_at: a.updated_at,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_balance_filters() {
+        let raw = RawBalanceFilter {
+            min: "10".into(),
+            max: "5".into(),
+            as_of: "31/10".into(),
+            sort: "size".into(),
+            ..Default::default()
+        };
+        let fields: Vec<&str> = raw
+            .parse()
+            .unwrap_err()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, vec!["max", "as_of", "sort"]);
+        let ok = RawBalanceFilter {
+            email: "A@".into(),
+            min: "0".into(),
+            as_of: "2026-10-31".into(),
+            sort: "-updated".into(),
+            ..Default::default()
+        };
+        let filter = ok.parse().unwrap();
+        assert_eq!(
+            (filter.email_prefix.as_deref(), filter.min, filter.sort),
+            (Some("a@"), Some(0), BalanceSort::UpdatedDesc)
+        );
+        assert_eq!(filter.query_pairs().len(), 4);
+    }
+}
