@@ -1,6 +1,7 @@
 //! Creditdesk: a self-hosted admin console for promo credits in subscription billing.
 
 pub mod auth;
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod csv_export;

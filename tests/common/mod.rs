@@ -335,7 +335,12 @@ impl Client {
             }
             headers.insert(name.as_str().to_owned(), value);
         }
-        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .expect("read the body");
         Reply {
             status,
             set_cookies,
