@@ -616,3 +616,24 @@ fn every_list_page_and_export_is_denied_when_signed_out() {
         assert!(!reply.body.contains("record_id"), "{path}");
     }
 }
+
+#[test]
+fn a_broad_email_prefix_lists_exactly_and_explains_the_missing_totals() {
+    // More than 1,000 customers start with "anna.": the list filters by a subquery.
+    let app = seeded(20_000, 24_000, 5);
+    let rows = all_rows(&app);
+    let mut client = app.signed_in(Role::Support);
+    let expected: Vec<i64> = rows
+        .iter()
+        .filter(|k| k.email.starts_with("anna."))
+        .map(|k| k.row.id)
+        .collect();
+
+    let first = client.get("/promo-credits?email=anna.&per_page=100");
+    let listed = walk(&mut client, "email=anna.");
+
+    assert!(first
+        .body
+        .contains("More than 1,000 customers match this email: narrow it to see totals."));
+    assert_eq!(listed, expected);
+}

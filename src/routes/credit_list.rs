@@ -130,8 +130,14 @@ pub async fn list(
             };
             let results = Results {
                 rows: listed,
-                totals_text: Results::describe(&totals),
-                totals: Some(totals),
+                totals_text: match &totals {
+                    Some(totals) => Results::describe(totals),
+                    None => format!(
+                        "More than {} customers match this email: narrow it to see totals.",
+                        crate::domain::format_credits(credit_list::MAX_LISTED_CUSTOMERS)
+                    ),
+                },
+                totals,
                 next_href,
                 first_href: after.map(|_| href("/promo-credits", &pairs)),
                 export_href: href("/promo-credits/export.csv", &filter.query_pairs()),

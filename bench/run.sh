@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Creditdesk benchmark: seeds 1M customers and 10M ledger rows (bulk path, then `verify`) on
+# SQLite and on PostgreSQL, then measures on each:
+#   - Promo Credits tab throughput under wrk (signed in, rotating customers), against a
+#     trivial actix handler measured in the same run;
+#   - promo credit list latency p50/p95: page 1, a deep page, and each filter;
+#   - the CSV export of all rows: time, bytes, server peak RSS above idle, against the
+#     database's own CSV dump of the same columns.
+# Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql.
+#
+#   bench/run.sh                                 # everything (about 30 min on 2 cores)
+#   CUSTOMERS=100000 ROWS=1000000 bench/run.sh   # smaller
+#   REUSE=1 bench/run.sh                         # keep databases seeded by an earlier run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CUSTOMERS=${CUSTOMERS:-1000000}
+ROWS=${ROWS:-10000000}
+DURATION=${DURATION:-15}
+SAMPLES=${SAMPLES:-40}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_DB=${PG_DB:-creditdesk_bench}
+OUT=${BENCH_DIR:-target/bench}
+REUSE=${REUSE:-0}
+PORT=18500
+TRIVIAL_PORT=18501
+BENCH_EMAIL=bench-owner@example.com
+BENCH_PASSWORD=bench-password-123
+
+for tool in wrk curl sqlite3 psql; do
+  command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install wrk curl sqlite3 postgresql-client)"; exit 1; }
+done
+mkdir -p "$OUT"
+cargo build --release --bin creditdesk --example trivial_server
+BIN=target/release/creditdesk
+TRIVIAL=target/release/examples/trivial_server
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; [ -n "${TRIVIAL_PID:-}" ] && kill "$TRIVIAL_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+db_url() {
+  case "$1" in
+    sqlite) echo "$OUT/bench.db" ;;
+    postgres) echo "${PG_ADMIN_URL%/*}/$PG_DB" ;;
+  esac
+}
+
+declare -A R
+
+seed() {
+  local backend=$1 url
+  url=$(db_url "$backend")
+  if [ "$REUSE" = 1 ] && "$BIN" --database-url "$url" verify >/dev/null 2>&1 &&
+     [ "$(count_rows "$backend")" -ge "$ROWS" ]; then
+    echo "reusing the seeded $backend database"
+    return
+  fi
+  if [ "$backend" = sqlite ]; then rm -f "$url" "$url-wal" "$url-shm"; else
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB"
+  fi
+  local started; started=$(now)
+  "$BIN" --database-url "$url" seed --customers "$CUSTOMERS" --rows "$ROWS"
+  R[$backend,seed_s]=$(since "$started")
+  started=$(now)
+  "$BIN" --database-url "$url" verify
+  R[$backend,verify_s]=$(since "$started")
+}
+
+sql() {
+  local backend=$1 query=$2
+  if [ "$backend" = sqlite ]; then sqlite3 "$(db_url sqlite)" "$query"; else psql -qAt "$(db_url postgres)" -c "$query"; fi
+}
+count_rows() { sql "$1" "SELECT COUNT(*) FROM credit_transactions" 2>/dev/null || echo 0; }
+
+start_server() {
+  local url=$1
+  DATABASE_URL="$url" RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server did not start"; cat "$OUT/server.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+login() {
+  local jar=$OUT/cookies
+  rm -f "$jar"
+  local token
+  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  curl -s -c "$jar" -b "$jar" -o /dev/null -X POST "http://127.0.0.1:$PORT/login" \
+    --data-urlencode "csrf_token=$token" --data-urlencode "email=$BENCH_EMAIL" --data-urlencode "password=$BENCH_PASSWORD"
+  COOKIE=$(awk '$6 == "creditdesk_session" { print "creditdesk_session=" $7 }' "$jar")
+  [ -n "$COOKIE" ] || { echo "login failed"; exit 1; }
+}
+
+rps() { wrk "$@" | awk '/Requests\/sec/ { print $2 }'; }
+
+throughput() {
+  local backend=$1
+  cat >"$OUT/tab.lua" <<LUA
+math.randomseed(42)
+wrk.headers["Cookie"] = "$COOKIE"
+request = function()
+  return wrk.format("GET", "/users/" .. math.random(1, $CUSTOMERS) .. "/promo-credits?currency=EUR")
+end
+LUA
+  R[$backend,tab_rps]=$(rps -t2 -c16 -d"${DURATION}s" -s "$OUT/tab.lua" "http://127.0.0.1:$PORT/")
+  "$TRIVIAL" "127.0.0.1:$TRIVIAL_PORT" & TRIVIAL_PID=$!
+  sleep 0.5
+  R[$backend,trivial_rps]=$(rps -t2 -c16 -d"${DURATION}s" "http://127.0.0.1:$TRIVIAL_PORT/")
+  kill "$TRIVIAL_PID"; wait "$TRIVIAL_PID" 2>/dev/null || true; TRIVIAL_PID=
+}
+
+# p50 and p95 in ms of SAMPLES sequential requests (after 3 warm-ups).
+latency() {
+  local path=$1 times
+  for _ in 1 2 3; do curl -s -o /dev/null -b "$COOKIE" "http://127.0.0.1:$PORT$path"; done
+  times=$(for _ in $(seq 1 "$SAMPLES"); do
+    curl -s -o /dev/null -b "$COOKIE" -w '%{http_code} %{time_total}\n' "http://127.0.0.1:$PORT$path"
+  done)
+  if echo "$times" | grep -qv '^200 '; then echo "$path did not answer 200" >&2; fi
+  echo "$times" | awk '{ print $2 * 1000 }' | sort -n | awk '{ v[NR] = $1 } END {
+    p50 = v[int(NR * 0.50 + 0.999)]; p95 = v[int(NR * 0.95 + 0.999)]; printf "%.1f / %.1f", p50, p95 }'
+}
+
+LIST_SCENARIOS=()
+list_latency() {
+  local backend=$1 deep invoice external from to
+  deep=$(( ROWS / 10 ))
+  invoice=$(sql "$backend" "SELECT invoice_id FROM credit_transactions WHERE id = (SELECT MIN(id) FROM credit_transactions WHERE invoice_id IS NOT NULL AND id > $deep)")
+  external=$(sql "$backend" "SELECT external_id FROM users WHERE id = $(( CUSTOMERS / 2 ))")
+  from=$(date -u -d '-200 days' +%F); to=$(date -u -d '-194 days' +%F)
+  LIST_SCENARIOS=(
+    "page 1|/promo-credits"
+    "page 1, 100 rows|/promo-credits?per_page=100"
+    "deep page (after=$deep)|/promo-credits?after=$deep"
+    "email prefix (anna.)|/promo-credits?email=anna."
+    "email prefix, deep|/promo-credits?email=anna.&after=$deep"
+    "email (one customer)|/promo-credits?email=anna.$(( CUSTOMERS / 3 ))%40"
+    "external_id|/promo-credits?external_id=$external"
+    "invoice_id|/promo-credits?invoice_id=$invoice"
+    "currency=USD|/promo-credits?currency=USD"
+    "currency=USD, deep|/promo-credits?currency=USD&after=$deep"
+    "type=admin_reduced|/promo-credits?type=admin_reduced"
+    "type=admin_reduced, deep|/promo-credits?type=admin_reduced&after=$deep"
+    "two types|/promo-credits?type=admin_reduced&type=api_reduced"
+    "reason=goodwill|/promo-credits?reason=goodwill"
+    "reason=goodwill, deep|/promo-credits?reason=goodwill&after=$deep"
+    "one week (from/to)|/promo-credits?from=$from&to=$to"
+    "oldest first|/promo-credits?order=asc"
+    "balances page 1|/promo-credits/balances"
+    "Promo Credits tab|/users/$(( CUSTOMERS / 2 ))/promo-credits"
+  )
+  for scenario in "${LIST_SCENARIOS[@]}"; do
+    R[$backend,list:${scenario%%|*}]=$(latency "${scenario#*|}")
+  done
+}
+
+EXPORT_QUERY_SELECT="SELECT t.id, t.user_id, u.external_id, u.email, t.currency, t.kind, t.reason, t.delta,
+  t.balance_before, t.balance_after, t.currency_value, EXCHANGE_RATE,
+  CASE t.actor_kind WHEN 'admin' THEN (SELECT email FROM admins WHERE id = t.actor_id)
+    WHEN 'api_key' THEN (SELECT name FROM api_keys WHERE id = t.actor_id) ELSE 'system' END,
+  t.note, t.invoice_id, t.created_at
+  FROM credit_transactions t JOIN users u ON u.id = t.user_id
+  ORDER BY t.created_at DESC, t.id DESC"
+
+export_and_dump() {
+  local backend=$1 url idle peak started out
+  url=$(db_url "$backend")
+  stop_server; start_server "$url"; login
+  idle=$(awk '/VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+  started=$(now)
+  out=$(curl -s -b "$COOKIE" -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$PORT/promo-credits/export.csv")
+  R[$backend,export_s]=$(since "$started")
+  R[$backend,export_bytes]=${out#* }
+  peak=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+  R[$backend,rss_idle_mb]=$(( idle / 1024 ))
+  R[$backend,rss_growth_mb]=$(( (peak - idle) / 1024 ))
+  started=$(now)
+  local rate query
+  if [ "$backend" = sqlite ]; then
+    rate="printf('%.2f', t.exchange_rate_e4 / 10000.0)"
+    query=${EXPORT_QUERY_SELECT/EXCHANGE_RATE/$rate}
+    R[$backend,dump_bytes]=$(sqlite3 -csv -header "$url" "$query" | wc -c)
+  else
+    rate="(t.exchange_rate_e4 / 10000.0)::numeric(14,2)"
+    query=${EXPORT_QUERY_SELECT/EXCHANGE_RATE/$rate}
+    R[$backend,dump_bytes]=$(psql -q "$url" -c "\\copy ($(echo "$query" | tr '\n' ' ')) to stdout with csv header" | wc -c)
+  fi
+  R[$backend,dump_s]=$(since "$started")
+}
+
+for backend in $BACKENDS; do
+  echo "=== $backend"
+  seed "$backend"
+  url=$(db_url "$backend")
+  "$BIN" --database-url "$url" admin create --email "$BENCH_EMAIL" --name Bench --role owner --password "$BENCH_PASSWORD" >/dev/null 2>&1 || true
+  start_server "$url"
+  login
+  echo "--- tab throughput"; throughput "$backend"
+  echo "--- list latency"; list_latency "$backend"
+  echo "--- export"; export_and_dump "$backend"
+  stop_server
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+{
+  echo "## $(date -u +%F) · $(nproc) cores · $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo) · $(free -g | awk '/Mem:/ { print $2 }') GiB"
+  echo
+  echo "$CUSTOMERS customers, $ROWS ledger rows; wrk -t2 -c16 ${DURATION}s; $SAMPLES sequential requests per latency line."
+  echo
+  printf '| %s |' "measure"; for b in $BACKENDS; do printf ' %s |' "$b"; done; echo
+  printf '|---|'; for _ in $BACKENDS; do printf -- '---|'; done; echo
+  line() { printf '| %s |' "$1"; for b in $BACKENDS; do printf ' %s |' "${R[$b,$2]:--}"; done; echo; }
+  line "seed (s)" seed_s
+  line "verify (s)" verify_s
+  line "Promo Credits tab, req/s" tab_rps
+  line "trivial actix handler, req/s" trivial_rps
+  printf '| %s |' "tab / trivial (target ≥ 0.30)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,tab_rps]:-0}" "${R[$b,trivial_rps]:-0}")"; done; echo
+  for scenario in "${LIST_SCENARIOS[@]}"; do line "p50 / p95 ms: ${scenario%%|*}" "list:${scenario%%|*}"; done
+  line "export all rows (s)" export_s
+  line "export bytes" export_bytes
+  line "database's own CSV dump (s)" dump_s
+  line "dump bytes" dump_bytes
+  printf '| %s |' "export / dump (target ≤ 1.20)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
+  line "server RSS idle (MB)" rss_idle_mb
+  line "server peak RSS above idle during export (MB, target ≤ 64)" rss_growth_mb
+  echo
+} | tee -a "$OUT/results.md"
