@@ -10,7 +10,7 @@
 #
 #   bench/run.sh                                 # everything (about 30 min on 2 cores)
 #   CUSTOMERS=100000 ROWS=1000000 bench/run.sh   # smaller
-#   REUSE=1 bench/run.sh                         # keep databases seeded by an earlier run
+#   REUSE=1 bench/run.sh                         # keep databases seeded (and verified) by an earlier run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,8 +54,7 @@ declare -A R
 seed() {
   local backend=$1 url
   url=$(db_url "$backend")
-  if [ "$REUSE" = 1 ] && "$BIN" --database-url "$url" verify >/dev/null 2>&1 &&
-     [ "$(count_rows "$backend")" -ge "$ROWS" ]; then
+  if [ "$REUSE" = 1 ] && [ "$(count_rows "$backend")" -ge "$ROWS" ]; then
     echo "reusing the seeded $backend database"
     return
   fi

@@ -766,3 +766,110 @@ fn static_files_are_revalidated_by_etag() {
         .contains("javascript"));
     assert_eq!(again.status, 304);
 }
+
+#[test]
+fn an_admin_changes_their_password_and_other_sessions_end() {
+    let app = TestApp::spawn();
+    let mut here = app.signed_in(Role::Support);
+    let mut elsewhere = app.signed_in(Role::Support);
+
+    let page = here.get("/account/password");
+    let wrong_current = here.post(
+        "/account/password",
+        &[
+            ("current_password", "not it at all"),
+            ("new_password", "a brand new password"),
+            ("confirm_password", "a brand new password"),
+        ],
+    );
+    let too_short = here.post(
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "short"),
+            ("confirm_password", "short"),
+        ],
+    );
+    let mismatch = here.post(
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("confirm_password", "another one entirely"),
+        ],
+    );
+    let changed = here.post(
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("confirm_password", "a brand new password"),
+        ],
+    );
+
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"change-password\""));
+    assert_eq!(wrong_current.status, 422);
+    assert!(wrong_current
+        .body
+        .contains("That is not your current password."));
+    assert_eq!(too_short.status, 422);
+    assert!(too_short.body.contains("at least 12 characters"));
+    assert_eq!(mismatch.status, 422);
+    assert!(mismatch.body.contains("The two new passwords differ."));
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(changed
+        .body
+        .contains("Your password was changed, and your other session was signed out."));
+    assert_eq!(here.get("/users").status, 200, "this session stays");
+    assert_eq!(
+        elsewhere.get("/users").status,
+        303,
+        "the other session ended"
+    );
+    let mut fresh = app.client();
+    assert_eq!(fresh.login("support@example.com", PASSWORD).status, 401);
+    assert_eq!(
+        fresh
+            .login("support@example.com", "a brand new password")
+            .status,
+        303
+    );
+    assert_eq!(activity_count(&app, "password.change"), 1);
+}
+
+#[test]
+fn the_live_preview_says_what_would_happen() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 120);
+    let mut client = app.signed_in(Role::BillingAdmin);
+    let preview = |client: &mut Client, query: &str| {
+        client
+            .get_htmx(&format!(
+                "/users/{user}/promo-credits/preview?currency=EUR&{query}"
+            ))
+            .body
+    };
+
+    assert!(
+        preview(&mut client, "mode=set&amount=170").contains("120 → 170, +50 credits, +50.00 EUR")
+    );
+    assert!(preview(&mut client, "mode=change&amount=-121").contains("Below zero"));
+    assert!(preview(&mut client, "mode=change&amount=1.5").contains("whole number"));
+    assert!(preview(&mut client, "mode=set&amount=120").contains("No change"));
+    assert!(preview(&mut client, "mode=change&amount=20000").contains("Large change"));
+    let mut support = app.signed_in(Role::Support);
+    assert_eq!(
+        support
+            .get(&format!(
+                "/users/{user}/promo-credits/preview?currency=EUR&mode=set&amount=1"
+            ))
+            .status,
+        403
+    );
+    assert_eq!(
+        app.account_state(user),
+        (120, 1, 1),
+        "a preview changes nothing"
+    );
+}

@@ -1,5 +1,6 @@
 //! HTTP handlers by resource. No SQL here: handlers call the store and the ledger.
 
+mod account;
 mod credit_list;
 mod health;
 mod login;
@@ -40,6 +41,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/users/{id}/promo-credits/usage",
             web::post().to(promo_credits::usage),
         )
+        .route(
+            "/users/{id}/promo-credits/preview",
+            web::get().to(promo_credits::preview),
+        )
+        .route("/account/password", web::get().to(account::show))
+        .route("/account/password", web::post().to(account::change))
         .route("/promo-credits", web::get().to(credit_list::list))
         .route(
             "/promo-credits/export.csv",

@@ -11,12 +11,13 @@ use crate::db::DbConnection;
 use crate::domain::{parse_amount, CurrencyCode, Mode, Note, Reason};
 use crate::error::AppError;
 use crate::ledger::{self, Actor, Adjustment, LedgerError, Source};
-use crate::routes::users::load_customer;
+use crate::routes::users::{load_customer, parse_user_id};
 use crate::startup::AppState;
-use crate::store::{activity, configs, credits};
+use crate::store::{activity, configs, credits, customers};
 use crate::views::credits::{
     confirmation, money_text, rate_text, AccountFigures, CurrencyTab, HistoryRow, Panel,
-    PanelFragment, PromoCreditsPage, Selected, UpdateForm, UpdateModal, UpdatePage,
+    PanelFragment, Preview, PreviewFragment, PromoCreditsPage, Selected, UpdateForm, UpdateModal,
+    UpdatePage,
 };
 use crate::views::{CustomerView, Layout};
 use crate::web::{field, html, is_htmx, ok, see_other, with_conn};
@@ -130,20 +131,23 @@ fn load_panel(
     })
 }
 
-/// The tab as a full page, or its panel alone for htmx.
+/// The tab as a full page, or its panel alone for htmx: the customer and everything the
+/// panel shows come from one blocking call.
 async fn respond_with_tab(
     state: &AppState,
     request: &HttpRequest,
     admin: CurrentAdmin,
-    customer: User,
+    user_id: i64,
     query: TabQuery,
     confirmation_text: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = customer.id;
-    let panel = {
+    let (customer, panel) = {
         let admin = admin.clone();
         with_conn(&state.pool, move |conn| {
-            load_panel(conn, &admin, user_id, &query, confirmation_text)
+            let customer = customers::find(conn, user_id)?
+                .ok_or_else(|| AppError::not_found("This customer"))?;
+            let panel = load_panel(conn, &admin, user_id, &query, confirmation_text)?;
+            Ok((customer, panel))
         })
         .await?
     };
@@ -166,8 +170,8 @@ pub async fn tab(
     path: web::Path<String>,
     query: web::Query<TabQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let customer = load_customer(&state, &path).await?;
-    respond_with_tab(&state, &request, admin, customer, query.into_inner(), None).await
+    let user_id = parse_user_id(&path)?;
+    respond_with_tab(&state, &request, admin, user_id, query.into_inner(), None).await
 }
 
 #[derive(Deserialize)]
@@ -427,7 +431,7 @@ pub async fn update(
                     &state,
                     &request,
                     admin,
-                    customer,
+                    user_id,
                     query,
                     Some(confirmation(&row)),
                 )
@@ -539,11 +543,54 @@ pub async fn usage(
             updated: None,
             usage: Some(word.into()),
         };
-        respond_with_tab(&state, &request, admin, customer, query, None).await
+        respond_with_tab(&state, &request, admin, user_id, query, None).await
     } else {
         Ok(see_other(&format!(
             "{}&usage={word}",
             tab_href(user_id, currency.as_str())
         )))
     }
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    currency: Option<String>,
+    mode: Option<String>,
+    amount: Option<String>,
+}
+
+/// The modal's live preview: what the typed change would do to the balance as it is now.
+pub async fn preview(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    path: web::Path<String>,
+    query: web::Query<PreviewQuery>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_credit_adjuster()?;
+    let user_id = parse_user_id(&path)?;
+    let currency = field(&query.currency).trim().to_owned();
+    let (config, account) = {
+        let currency = currency.clone();
+        with_conn(&state.pool, move |conn| {
+            form_context(conn, user_id, &currency)
+        })
+        .await?
+    };
+    let figures = AccountFigures::from(account.as_ref());
+    let mut form = blank_form(&admin, user_id, &currency);
+    form.preview = match &config {
+        Some(config) => Preview::of(
+            field(&query.mode),
+            field(&query.amount),
+            figures.balance,
+            config.exchange_rate_e4,
+            &config.currency,
+        ),
+        None => Some(Preview {
+            text: LedgerError::CurrencyNotOffered(currency.clone()).to_string(),
+            class: "refused",
+            large: false,
+        }),
+    };
+    ok(&PreviewFragment { form })
 }

@@ -62,6 +62,11 @@ pub async fn list(
     ok(&page_view)
 }
 
+/// The id in a `/users/{id}` path; 404 when it is not a number.
+pub fn parse_user_id(id: &str) -> Result<i64, AppError> {
+    id.parse().map_err(|_| AppError::not_found("This customer"))
+}
+
 /// The customer of a `/users/{id}` path; 404 for a malformed or unknown id.
 pub async fn load_customer(state: &AppState, id: &str) -> Result<User, AppError> {
     let id: i64 = id

@@ -65,3 +65,20 @@ pub fn create(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Replaces an admin's password (already checked for length by the caller's rules too).
+pub fn set_password(
+    conn: &mut DbConnection,
+    admin_id: i64,
+    password: &str,
+) -> Result<(), AdminError> {
+    check_new_password(password)?;
+    let hash = hash_password(password)?;
+    diesel::update(admins::table.find(admin_id))
+        .set((
+            admins::password_hash.eq(hash),
+            admins::updated_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

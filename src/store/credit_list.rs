@@ -1,8 +1,6 @@
 //! The promo credit list: ledger rows selected by the console's filters, in time order, read
 //! a page (or an export chunk) at a time with keyset paging on `(created_at, id)`.
 
-use std::collections::HashMap;
-
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamp};
@@ -215,16 +213,11 @@ pub fn resolve(
     let by_email = match email_prefix {
         None => None,
         Some(prefix) => {
-            let ids: Vec<i64> = users::table
-                .filter(
-                    users::email_lower
-                        .like(format!("{}%", like_escape(prefix)))
-                        .escape('\\'),
-                )
-                .order(users::id)
-                .limit(MAX_LISTED_CUSTOMERS + 1)
-                .select(users::id)
-                .load(conn)?;
+            let ids = crate::store::customers::ids_with_email_prefix(
+                conn,
+                prefix,
+                MAX_LISTED_CUSTOMERS + 1,
+            )?;
             if ids.len() as i64 > MAX_LISTED_CUSTOMERS {
                 Some(Err(prefix.to_owned()))
             } else {
@@ -273,7 +266,12 @@ pub fn resolve(
     })
 }
 
-type Boxed = credit_transactions::BoxedQuery<'static, MultiBackend>;
+/// The ledger joined to its customers (the list shows their email), boxed.
+type Boxed = diesel::helper_types::IntoBoxed<
+    'static,
+    diesel::helper_types::InnerJoin<credit_transactions::table, users::table>,
+    MultiBackend,
+>;
 
 fn start_of(day: Date) -> PrimitiveDateTime {
     PrimitiveDateTime::new(day, Time::MIDNIGHT)
@@ -296,7 +294,9 @@ pub(crate) use email_prefix_ids;
 
 /// The rows the filter selects (none of the paging).
 fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
-    let mut query = credit_transactions::table.into_boxed();
+    let mut query = credit_transactions::table
+        .inner_join(users::table)
+        .into_boxed();
     match customers {
         Customers::Any => {}
         Customers::Nobody => query = query.filter(sql::<Bool>("1 = 0")),
@@ -363,6 +363,9 @@ pub fn cursor_of(conn: &mut DbConnection, record_id: i64) -> QueryResult<Option<
         .optional()
 }
 
+/// A ledger row with its customer's email and external id.
+pub type ListedRow = (CreditTransaction, String, Option<String>);
+
 /// One page of rows after `cursor`, in the filter's time order.
 pub fn page(
     conn: &mut DbConnection,
@@ -370,7 +373,7 @@ pub fn page(
     customers: &Customers,
     cursor: Option<Cursor>,
     limit: i64,
-) -> QueryResult<Vec<CreditTransaction>> {
+) -> QueryResult<Vec<ListedRow>> {
     let mut query = filtered(filter, customers);
     let comparison = if filter.ascending { ">" } else { "<" };
     if let Some((at, id)) = cursor {
@@ -397,7 +400,11 @@ pub fn page(
     };
     query
         .limit(limit)
-        .select(CreditTransaction::as_select())
+        .select((
+            CreditTransaction::as_select(),
+            users::email,
+            users::external_id,
+        ))
         .load(conn)
 }
 
@@ -463,27 +470,6 @@ fn exact_totals(
         ))
         .first(conn)?;
     Ok(Totals { rows, added, used })
-}
-
-/// The customer facts a list row shows, by customer id, in one query.
-pub fn customers_of(
-    conn: &mut DbConnection,
-    rows: &[CreditTransaction],
-) -> QueryResult<HashMap<i64, (String, Option<String>)>> {
-    let mut ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let found: Vec<(i64, String, Option<String>)> = users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::email, users::external_id))
-        .load(conn)?;
-    Ok(found
-        .into_iter()
-        .map(|(id, email, external)| (id, (email, external)))
-        .collect())
 }
 
 #[cfg(test)]

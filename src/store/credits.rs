@@ -22,7 +22,8 @@ pub fn account(
         .optional()
 }
 
-/// A page of an account's rows, newest first, older than `before` when given.
+/// A page of an account's rows, newest first, older than `before` when given. One query
+/// shape whatever the arguments, so the prepared statement is reused.
 pub fn history(
     conn: &mut DbConnection,
     user_id: i64,
@@ -30,14 +31,10 @@ pub fn history(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<CreditTransaction>> {
-    let mut query = credit_transactions::table
+    credit_transactions::table
         .filter(credit_transactions::user_id.eq(user_id))
         .filter(credit_transactions::currency.eq(currency))
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(credit_transactions::id.lt(before));
-    }
-    query
+        .filter(credit_transactions::id.lt(before.unwrap_or(i64::MAX)))
         .order(credit_transactions::id.desc())
         .limit(limit)
         .select(CreditTransaction::as_select())
@@ -54,10 +51,11 @@ pub fn transaction(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Credi
 
 /// Who made each row, as the SPEC's `by`: the admin's email, the API key's name, or `system`.
 /// One query per actor kind, whatever the number of rows.
-pub fn actor_labels(
+pub fn actor_labels<'a>(
     conn: &mut DbConnection,
-    rows: &[CreditTransaction],
+    rows: impl IntoIterator<Item = &'a CreditTransaction>,
 ) -> QueryResult<Vec<String>> {
+    let rows: Vec<&CreditTransaction> = rows.into_iter().collect();
     let ids_of = |kind: &str| -> Vec<i64> {
         let mut ids: Vec<i64> = rows
             .iter()

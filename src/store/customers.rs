@@ -111,3 +111,26 @@ pub fn search(
         .load(conn)?;
     Ok((rows, total))
 }
+
+/// Up to `limit` customers whose email starts with `prefix` (lower-case). The LIKE is what
+/// PostgreSQL's `text_pattern_ops` index answers; SQLite's planner does not use its index for
+/// a bound LIKE pattern, so there the same prefix is also given as a range it does use.
+pub fn ids_with_email_prefix(
+    conn: &mut DbConnection,
+    prefix: &str,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    let mut query = users::table
+        .filter(
+            users::email_lower
+                .like(format!("{}%", like_escape(prefix)))
+                .escape('\\'),
+        )
+        .into_boxed();
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        query = query
+            .filter(users::email_lower.ge(prefix.to_owned()))
+            .filter(users::email_lower.lt(format!("{prefix}\u{10FFFF}")));
+    }
+    query.limit(limit).select(users::id).load(conn)
+}

@@ -206,10 +206,12 @@ pub struct UpdateForm {
     pub amount: String,
     pub note: String,
     pub reason: String,
+    pub balance: i64,
     pub balance_text: String,
     pub money_text: String,
     pub rate_text: String,
     pub cancel_href: String,
+    pub preview: Option<Preview>,
     pub form_error: Option<String>,
     pub mode_error: Option<String>,
     pub amount_error: Option<String>,
@@ -230,12 +232,18 @@ impl UpdateForm {
 
     /// Shows the account as it is now (after a conflict, the current balance).
     pub fn show_account(&mut self, figures: &AccountFigures, config: Option<&PromoCreditConfig>) {
+        self.balance = figures.balance;
         self.balance_text = format_credits(figures.balance);
         if let Some(config) = config {
             self.money_text =
                 money_text(figures.balance, config.exchange_rate_e4, &config.currency);
             self.rate_text = rate_text(config);
         }
+    }
+
+    /// The note's length as the server counts it, for the counter.
+    pub fn note_length(&self) -> usize {
+        self.note.replace("\r\n", "\n").trim().chars().count()
     }
 
     /// The reason choices, with the typed one selected.
@@ -255,4 +263,129 @@ pub struct ReasonOption {
     pub value: &'static str,
     pub label: &'static str,
     pub selected: bool,
+}
+
+/// What the typed change would do, shown before saving.
+pub struct Preview {
+    pub text: String,
+    pub class: &'static str,
+    pub large: bool,
+}
+
+/// A change this large asks the admin to confirm (in the browser).
+pub fn is_large_change(delta: i64, balance: i64) -> bool {
+    delta.abs() >= 10_000 || (balance > 0 && delta.abs() >= balance.saturating_mul(10))
+}
+
+impl Preview {
+    /// `120 → 170, +50 credits, +50.00 EUR`, or why the change would be refused.
+    pub fn of(
+        mode: &str,
+        amount: &str,
+        balance: i64,
+        rate_e4: i64,
+        currency: &str,
+    ) -> Option<Preview> {
+        use crate::domain::{parse_amount, Mode, MAX_BALANCE};
+        if amount.trim().is_empty() {
+            return None;
+        }
+        let refused = |text: String| {
+            Some(Preview {
+                text,
+                class: "refused",
+                large: false,
+            })
+        };
+        let Some(mode) = Mode::parse(mode) else {
+            return refused("Choose Set new total or Add or remove.".to_owned());
+        };
+        let change = match parse_amount(amount, mode) {
+            Ok(change) => change,
+            Err(error) => return refused(error.to_string()),
+        };
+        let delta = change.delta_from(balance);
+        let after = balance + delta;
+        if delta == 0 {
+            return refused(format!(
+                "No change: the balance is already {} credits.",
+                format_credits(balance)
+            ));
+        }
+        if after < 0 {
+            return refused(format!(
+                "Below zero: {} − {} would be {}.",
+                format_credits(balance),
+                format_credits(-delta),
+                format_credits(after)
+            ));
+        }
+        if after > MAX_BALANCE {
+            return refused("Above the maximum balance of 1,000,000,000,000 credits.".to_owned());
+        }
+        let value = money_text(delta.abs(), rate_e4, currency);
+        let sign = if delta > 0 { "+" } else { "−" };
+        let large = is_large_change(delta, balance);
+        Some(Preview {
+            text: format!(
+                "{} → {}, {sign}{} credits, {sign}{value}{}",
+                format_credits(balance),
+                format_credits(after),
+                format_credits(delta.abs()),
+                if large {
+                    " · Large change: you will be asked to confirm."
+                } else {
+                    ""
+                }
+            ),
+            class: if large { "large" } else { "ok" },
+            large,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users/preview_fragment.html")]
+pub struct PreviewFragment {
+    pub form: UpdateForm,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_say_what_would_happen() {
+        let text = |mode, amount, balance| {
+            Preview::of(mode, amount, balance, 10_000, "EUR").map(|p| (p.text, p.large))
+        };
+        assert_eq!(
+            text("set", "170", 120),
+            Some(("120 → 170, +50 credits, +50.00 EUR".to_owned(), false))
+        );
+        assert_eq!(
+            text("change", "-20", 120),
+            Some(("120 → 100, −20 credits, −20.00 EUR".to_owned(), false))
+        );
+        assert!(text("change", "-121", 120)
+            .unwrap()
+            .0
+            .starts_with("Below zero"));
+        assert!(text("set", "120", 120).unwrap().0.starts_with("No change"));
+        assert!(text("set", "1.5", 120).unwrap().0.contains("whole number"));
+        assert!(text("change", "1000000000000", 5)
+            .unwrap()
+            .0
+            .starts_with("Above the maximum"));
+        assert!(
+            text("change", "10000", 5_000_000).unwrap().1,
+            "10,000 credits is large"
+        );
+        assert!(
+            text("change", "1200", 120).unwrap().1,
+            "10× the balance is large"
+        );
+        assert!(!text("change", "1199", 120).unwrap().1);
+        assert_eq!(text("set", "  ", 120), None);
+    }
 }

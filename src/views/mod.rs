@@ -113,3 +113,31 @@ pub struct AccountInfoPage {
     pub customer: CustomerView,
     pub tab: &'static str,
 }
+
+#[derive(Template)]
+#[template(path = "account_password.html")]
+pub struct PasswordPage {
+    pub layout: Layout,
+    pub email: String,
+    pub done: Option<String>,
+    pub current_error: Option<String>,
+    pub new_error: Option<String>,
+    pub confirm_error: Option<String>,
+}
+
+impl Default for PasswordPage {
+    fn default() -> Self {
+        PasswordPage {
+            layout: Layout {
+                csrf_token: String::new(),
+                section: "account",
+                admin: None,
+            },
+            email: String::new(),
+            done: None,
+            current_error: None,
+            new_error: None,
+            confirm_error: None,
+        }
+    }
+}
