@@ -56,14 +56,16 @@
   // panel comes back after a change, focus returns to the Update button.
   document.addEventListener("htmx:afterSwap", function (event) {
     var dialog = openDialog();
-    if (dialog && dialog.contains(event.detail.elt) || (dialog && event.detail.target && event.detail.target.id === "modal")) {
+    var target = event.detail.target;
+    // Only when the modal itself arrives (or comes back with errors), not on a preview update.
+    if (dialog && target && target.id === "modal") {
       var field = dialog.querySelector("[aria-invalid=true]") || dialog.querySelector("#amount");
       if (field) field.focus();
       var note = dialog.querySelector("#note");
       if (note) updateCount(note);
       return;
     }
-    if (event.detail.target && event.detail.target.id === "promo-credits-panel") {
+    if (target && target.id === "promo-credits-panel") {
       var button = updateButton();
       if (button && document.querySelector("#promo-credits-panel .alert.success")) button.focus();
     }

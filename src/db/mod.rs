@@ -82,11 +82,10 @@ impl ConnectionManager {
 }
 
 /// Every pooled SQLite connection waits for the write lock instead of failing at once, logs
-/// ahead, enforces foreign keys, and reads the file through a memory map with a larger page
-/// cache (large ledgers are read far more than written).
+/// ahead, and enforces foreign keys. (A memory map was tried: with it the whole file counts in
+/// the server's RSS during an export; see bench/RESULTS.md.)
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-     PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -32768;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;

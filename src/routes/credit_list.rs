@@ -9,7 +9,7 @@ use crate::db::models::CreditTransaction;
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::store::credit_list::{self, CreditFilter, Customers, ListedRow as Joined, RawFilter};
+use crate::store::credit_list::{self, CreditFilter, Customers, RawFilter};
 use crate::store::{activity, configs, credits};
 use crate::views::credit_list::{
     write_csv_row, CreditListPage, FilterForm, ListRow, ListedRow, Results, ResultsFragment,
@@ -46,17 +46,20 @@ pub fn href(path: &str, pairs: &[(&str, String)]) -> String {
     format!("{path}?{}", query.join("&"))
 }
 
-/// Adds who made each row: one query per kind of actor, not per row.
+/// Reads rows with the customer and actor each names: one query per kind, not per row.
 fn with_names(
     conn: &mut DbConnection,
-    rows: Vec<Joined>,
+    rows: Vec<CreditTransaction>,
 ) -> Result<Vec<(CreditTransaction, String, String, String)>, AppError> {
-    let plain: Vec<&CreditTransaction> = rows.iter().map(|(row, ..)| row).collect();
-    let labels = credits::actor_labels(conn, plain)?;
+    let customers = credit_list::customers_of(conn, &rows)?;
+    let labels = credits::actor_labels(conn, &rows)?;
     Ok(rows
         .into_iter()
         .zip(labels)
-        .map(|((row, email, external), by)| (row, email, external.unwrap_or_default(), by))
+        .map(|(row, by)| {
+            let (email, external) = customers.get(&row.user_id).cloned().unwrap_or_default();
+            (row, email, external.unwrap_or_default(), by)
+        })
         .collect())
 }
 
@@ -243,7 +246,7 @@ fn write_all_rows(
     loop {
         let rows = credit_list::page(conn, filter, &customers, cursor, EXPORT_CHUNK)?;
         let Some(last) = rows.last() else { break };
-        cursor = Some((last.0.created_at, last.0.id));
+        cursor = Some((last.created_at, last.id));
         let full = rows.len() as i64 == EXPORT_CHUNK;
         for (row, email, external, by) in
             with_names(conn, rows).map_err(|e| anyhow::anyhow!("{e}"))?

@@ -1,6 +1,8 @@
 //! The promo credit list: ledger rows selected by the console's filters, in time order, read
 //! a page (or an export chunk) at a time with keyset paging on `(created_at, id)`.
 
+use std::collections::HashMap;
+
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamp};
@@ -266,12 +268,7 @@ pub fn resolve(
     })
 }
 
-/// The ledger joined to its customers (the list shows their email), boxed.
-type Boxed = diesel::helper_types::IntoBoxed<
-    'static,
-    diesel::helper_types::InnerJoin<credit_transactions::table, users::table>,
-    MultiBackend,
->;
+type Boxed = credit_transactions::BoxedQuery<'static, MultiBackend>;
 
 fn start_of(day: Date) -> PrimitiveDateTime {
     PrimitiveDateTime::new(day, Time::MIDNIGHT)
@@ -294,9 +291,7 @@ pub(crate) use email_prefix_ids;
 
 /// The rows the filter selects (none of the paging).
 fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
-    let mut query = credit_transactions::table
-        .inner_join(users::table)
-        .into_boxed();
+    let mut query = credit_transactions::table.into_boxed();
     match customers {
         Customers::Any => {}
         Customers::Nobody => query = query.filter(sql::<Bool>("1 = 0")),
@@ -363,9 +358,6 @@ pub fn cursor_of(conn: &mut DbConnection, record_id: i64) -> QueryResult<Option<
         .optional()
 }
 
-/// A ledger row with its customer's email and external id.
-pub type ListedRow = (CreditTransaction, String, Option<String>);
-
 /// One page of rows after `cursor`, in the filter's time order.
 pub fn page(
     conn: &mut DbConnection,
@@ -373,7 +365,7 @@ pub fn page(
     customers: &Customers,
     cursor: Option<Cursor>,
     limit: i64,
-) -> QueryResult<Vec<ListedRow>> {
+) -> QueryResult<Vec<CreditTransaction>> {
     let mut query = filtered(filter, customers);
     let comparison = if filter.ascending { ">" } else { "<" };
     if let Some((at, id)) = cursor {
@@ -400,11 +392,7 @@ pub fn page(
     };
     query
         .limit(limit)
-        .select((
-            CreditTransaction::as_select(),
-            users::email,
-            users::external_id,
-        ))
+        .select(CreditTransaction::as_select())
         .load(conn)
 }
 
@@ -470,6 +458,27 @@ fn exact_totals(
         ))
         .first(conn)?;
     Ok(Totals { rows, added, used })
+}
+
+/// The customer facts a list row shows, by customer id, in one query.
+pub fn customers_of(
+    conn: &mut DbConnection,
+    rows: &[CreditTransaction],
+) -> QueryResult<HashMap<i64, (String, Option<String>)>> {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(i64, String, Option<String>)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::email, users::external_id))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(id, email, external)| (id, (email, external)))
+        .collect())
 }
 
 #[cfg(test)]
