@@ -16,7 +16,7 @@ use crate::db::models::{NewCreditAccount, NewCreditTransaction};
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
 use crate::db::{now_utc, DbConnection};
 use crate::domain::{money_value, CurrencyCode, ExchangeRate, TransactionType};
-use crate::store::configs::{self, Settings};
+use crate::store::configs;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -242,19 +242,7 @@ pub fn seed(
         bail!("bulk seeding needs a database without customers or ledger rows");
     }
     for code in CURRENCIES {
-        if configs::find(conn, code)?.is_none() {
-            configs::save(
-                conn,
-                &Settings {
-                    currency: CurrencyCode::parse(code)?,
-                    enabled: true,
-                    exchange_rate: ExchangeRate::parse("1.00")?,
-                    allow_with_discount_code: false,
-                    auto_apply_next_invoice: false,
-                    preview_default_used: true,
-                },
-            )?;
-        }
+        configs::ensure_demo_currency(conn, &CurrencyCode::parse(code)?)?;
     }
     let rates: Vec<ExchangeRate> = CURRENCIES
         .iter()

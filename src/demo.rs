@@ -7,11 +7,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::schema::admins;
 use crate::db::DbConnection;
-use crate::domain::{
-    Change, CurrencyCode, Email, ExchangeRate, Note, Reason, Role, TransactionType,
-};
+use crate::domain::{Change, CurrencyCode, Email, Note, Reason, Role, TransactionType};
 use crate::ledger::{self, Actor, Adjustment, Entry, Source};
-use crate::store::configs::{self, Settings};
+use crate::store::configs;
 use crate::store::customers::{self, CustomerError, NewCustomer};
 
 const FIRST_NAMES: &[&str] = &[
@@ -33,19 +31,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
     let eur = CurrencyCode::parse("EUR")?;
     let usd = CurrencyCode::parse("USD")?;
     for currency in [&eur, &usd] {
-        if configs::find(conn, currency.as_str())?.is_none() {
-            configs::save(
-                conn,
-                &Settings {
-                    currency: currency.clone(),
-                    enabled: true,
-                    exchange_rate: ExchangeRate::parse("1.00")?,
-                    allow_with_discount_code: false,
-                    auto_apply_next_invoice: false,
-                    preview_default_used: true,
-                },
-            )?;
-        }
+        configs::ensure_demo_currency(conn, currency)?;
     }
     let owner: Option<i64> = admins::table
         .filter(admins::role.eq(Role::Owner.as_str()))

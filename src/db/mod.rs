@@ -87,6 +87,11 @@ impl ConnectionManager {
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
+/// Plan every prepared statement with its parameters: after five runs PostgreSQL otherwise
+/// switches to a generic plan that cannot use an index for `email LIKE $1` or a partial index,
+/// and a 2 ms list page became a 150 ms one (bench/RESULTS.md).
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan;";
+
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = ConnectError;
@@ -94,9 +99,12 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, ConnectError> {
         let backend = self.url.backend_name();
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(|cause| ConnectError::Connect { backend, cause }),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|cause| ConnectError::Connect { backend, cause })?;
+                conn.batch_execute(POSTGRES_SETTINGS)?;
+                Ok(DbConnection::Pg(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|cause| ConnectError::Connect { backend, cause })?;

@@ -191,12 +191,9 @@ pub fn filter_errors(errors: Vec<(&'static str, String)>) -> AppError {
     ))
 }
 
-fn describe_filter(filter: &CreditFilter) -> String {
-    let pairs: Vec<String> = filter
-        .query_pairs()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+/// The filters of an export, as the activity log records them.
+pub fn describe_filter(pairs: Vec<(&str, String)>) -> String {
+    let pairs: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     if pairs.is_empty() {
         "no filters".to_owned()
     } else {
@@ -212,7 +209,7 @@ pub async fn export(
     let raw: RawFilter = serde_html_form::from_str(request.query_string()).unwrap_or_default();
     let filter = raw.parse().map_err(filter_errors)?;
     let ip = request.peer_addr().map(|a| a.ip().to_string());
-    let description = describe_filter(&filter);
+    let description = describe_filter(filter.query_pairs());
     Ok(csv_export::stream(
         state.pool.clone(),
         csv_export::file_name("promo-credits"),

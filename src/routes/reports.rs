@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 use crate::auth::CurrentAdmin;
 use crate::csv_export;
 use crate::error::AppError;
-use crate::routes::credit_list::{filter_errors, href, per_page, Paging};
+use crate::routes::credit_list::{describe_filter, filter_errors, href, per_page, Paging};
 use crate::startup::AppState;
 use crate::store::balances::{self, BalanceFilter, RawBalanceFilter};
 use crate::store::credit_list::parse_date;
@@ -108,18 +108,7 @@ pub async fn balances_export(
         serde_html_form::from_str(request.query_string()).unwrap_or_default();
     let filter = raw.parse().map_err(filter_errors)?;
     let ip = request.peer_addr().map(|a| a.ip().to_string());
-    let description = {
-        let pairs: Vec<String> = filter
-            .query_pairs()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if pairs.is_empty() {
-            "no filters".to_owned()
-        } else {
-            pairs.join(" ")
-        }
-    };
+    let description = describe_filter(filter.query_pairs());
     Ok(csv_export::stream(
         state.pool.clone(),
         csv_export::file_name("promo-credit-balances"),
@@ -235,14 +224,7 @@ pub async fn summary(
     }
     let page = SummaryPage {
         layout: Layout::new(&admin, "summary"),
-        currencies: currencies
-            .iter()
-            .map(|c| Choice {
-                value: c.clone(),
-                label: c.clone(),
-                selected: query.currency.trim() == c,
-            })
-            .collect(),
+        currencies: Choice::currencies(currencies, &query.currency),
         currency: query.currency.clone(),
         errors,
         labels: movement_labels(),

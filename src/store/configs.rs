@@ -76,3 +76,22 @@ pub fn save(
         }
     }
 }
+
+/// Enables `currency` at 1.00 a credit with `preview_default_used` on, unless it is already
+/// configured (as the demo and the bench seeder want it).
+pub fn ensure_demo_currency(conn: &mut DbConnection, currency: &CurrencyCode) -> QueryResult<()> {
+    if find(conn, currency.as_str())?.is_none() {
+        save(
+            conn,
+            &Settings {
+                currency: currency.clone(),
+                enabled: true,
+                exchange_rate: ExchangeRate::from_e4(10_000).expect("1.00 is a valid rate"),
+                allow_with_discount_code: false,
+                auto_apply_next_invoice: false,
+                preview_default_used: true,
+            },
+        )?;
+    }
+    Ok(())
+}

@@ -152,6 +152,40 @@ pub struct Choice {
     pub selected: bool,
 }
 
+impl Choice {
+    /// The configured currencies, with the typed one selected.
+    pub fn currencies(codes: Vec<String>, typed: &str) -> Vec<Choice> {
+        codes
+            .into_iter()
+            .map(|code| Choice {
+                selected: typed.trim() == code,
+                label: code.clone(),
+                value: code,
+            })
+            .collect()
+    }
+
+    /// The SPEC's page sizes, with the current one selected.
+    pub fn page_sizes(per_page: i64) -> Vec<Choice> {
+        [20, 50, 100]
+            .iter()
+            .map(|n| Choice {
+                value: n.to_string(),
+                label: n.to_string(),
+                selected: *n == per_page,
+            })
+            .collect()
+    }
+}
+
+/// The message for one field among a form's errors.
+pub fn field_error<'a>(errors: &'a [(&'static str, String)], field: &str) -> Option<&'a str> {
+    errors
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, message)| message.as_str())
+}
+
 /// The filter form: what was typed, the choices, and any message per field.
 pub struct FilterForm {
     pub raw: RawFilter,
@@ -170,14 +204,7 @@ impl FilterForm {
         currencies: Vec<String>,
         errors: Vec<(&'static str, String)>,
     ) -> FilterForm {
-        let currencies = currencies
-            .into_iter()
-            .map(|code| Choice {
-                selected: raw.currency.trim() == code,
-                label: code.clone(),
-                value: code,
-            })
-            .collect();
+        let currencies = Choice::currencies(currencies, &raw.currency);
         let types = TransactionType::ALL
             .iter()
             .map(|t| Choice {
@@ -194,14 +221,7 @@ impl FilterForm {
                 selected: raw.reason.trim() == r.as_str(),
             })
             .collect();
-        let per_page_choices = [20, 50, 100]
-            .iter()
-            .map(|n| Choice {
-                value: n.to_string(),
-                label: n.to_string(),
-                selected: *n == per_page,
-            })
-            .collect();
+        let per_page_choices = Choice::page_sizes(per_page);
         FilterForm {
             raw,
             per_page,
@@ -214,10 +234,7 @@ impl FilterForm {
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, message)| message.as_str())
+        field_error(&self.errors, field)
     }
 
     pub fn descending(&self) -> bool {

@@ -123,14 +123,7 @@ impl BalanceForm {
     ) -> BalanceForm {
         let chosen_sort = raw.sort.trim().to_owned();
         BalanceForm {
-            currencies: currencies
-                .into_iter()
-                .map(|code| Choice {
-                    selected: raw.currency.trim() == code,
-                    label: code.clone(),
-                    value: code,
-                })
-                .collect(),
+            currencies: Choice::currencies(currencies, &raw.currency),
             sorts: BalanceSort::ALL
                 .iter()
                 .map(|(sort, value, label)| Choice {
@@ -140,24 +133,14 @@ impl BalanceForm {
                         || (chosen_sort.is_empty() && *sort == BalanceSort::default()),
                 })
                 .collect(),
-            per_page_choices: [20, 50, 100]
-                .iter()
-                .map(|n| Choice {
-                    value: n.to_string(),
-                    label: n.to_string(),
-                    selected: *n == per_page,
-                })
-                .collect(),
+            per_page_choices: Choice::page_sizes(per_page),
             raw,
             errors,
         }
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, message)| message.as_str())
+        super::credit_list::field_error(&self.errors, field)
     }
 }
 
