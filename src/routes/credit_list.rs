@@ -26,8 +26,20 @@ pub struct Paging {
     pub after: Option<String>,
 }
 
+impl Paging {
+    /// The page size (the SPEC's 20, 50 or 100; 50 otherwise) and the keyset cursor.
+    pub fn read(query: &str) -> (i64, Option<i64>) {
+        let paging: Paging = serde_html_form::from_str(query).unwrap_or_default();
+        let after = paging
+            .after
+            .as_deref()
+            .and_then(|a| a.trim().parse::<i64>().ok());
+        (per_page(&paging), after)
+    }
+}
+
 /// The SPEC's page sizes; anything else falls back to 50.
-pub fn per_page(paging: &Paging) -> i64 {
+fn per_page(paging: &Paging) -> i64 {
     match paging.per_page.as_deref().map(str::trim) {
         Some("20") => 20,
         Some("100") => 100,
@@ -69,12 +81,7 @@ pub async fn list(
     admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
     let raw: RawFilter = serde_html_form::from_str(request.query_string()).unwrap_or_default();
-    let paging: Paging = serde_html_form::from_str(request.query_string()).unwrap_or_default();
-    let per_page = per_page(&paging);
-    let after = paging
-        .after
-        .as_deref()
-        .and_then(|a| a.trim().parse::<i64>().ok());
+    let (per_page, after) = Paging::read(request.query_string());
     let parsed = raw.parse();
 
     let (currencies, results) = {

@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 use crate::auth::CurrentAdmin;
 use crate::csv_export;
 use crate::error::AppError;
-use crate::routes::credit_list::{describe_filter, filter_errors, href, per_page, Paging};
+use crate::routes::credit_list::{describe_filter, filter_errors, href, Paging};
 use crate::startup::AppState;
 use crate::store::balances::{self, BalanceFilter, RawBalanceFilter};
 use crate::store::credit_list::parse_date;
@@ -44,12 +44,7 @@ pub async fn balances(
 ) -> Result<HttpResponse, AppError> {
     let raw: RawBalanceFilter =
         serde_html_form::from_str(request.query_string()).unwrap_or_default();
-    let paging: Paging = serde_html_form::from_str(request.query_string()).unwrap_or_default();
-    let per_page = per_page(&paging);
-    let after = paging
-        .after
-        .as_deref()
-        .and_then(|a| a.trim().parse::<i64>().ok());
+    let (per_page, after) = Paging::read(request.query_string());
     let parsed = raw.parse();
     let filter = parsed.clone().ok();
     let (currencies, rates, page) = with_conn(&state.pool, move |conn| {

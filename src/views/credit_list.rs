@@ -127,15 +127,8 @@ impl ListRow {
                 format_credits(row.balance_after)
             ),
             currency: row.currency.clone(),
-            type_label: TransactionType::parse(&row.kind)
-                .map(TransactionType::label)
-                .unwrap_or("Other"),
-            reason_label: row
-                .reason
-                .as_deref()
-                .and_then(|r| Reason::parse(r).ok())
-                .map(Reason::label)
-                .unwrap_or(""),
+            type_label: super::type_label(&row.kind),
+            reason_label: super::reason_label(row.reason.as_deref()),
             by: listed.by.to_owned(),
             note: row.note.clone(),
             note_short,

@@ -4,9 +4,7 @@ use askama::Template;
 
 use super::{short_time, CustomerView, Layout};
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
-use crate::domain::{
-    format_credits, money_value, CurrencyCode, ExchangeRate, Reason, TransactionType,
-};
+use crate::domain::{format_credits, money_value, CurrencyCode, ExchangeRate, Reason};
 
 /// The full tab page (no JavaScript, or a first visit).
 #[derive(Template)]
@@ -131,20 +129,13 @@ impl HistoryRow {
         HistoryRow {
             id: row.id,
             time: short_time(row.created_at),
-            type_label: TransactionType::parse(&row.kind)
-                .map(TransactionType::label)
-                .unwrap_or("Other"),
+            type_label: super::type_label(&row.kind),
             delta_text: signed(row.delta),
             delta_class: if row.delta > 0 { "plus" } else { "minus" },
             value_text,
             before_text: format_credits(row.balance_before),
             after_text: format_credits(row.balance_after),
-            reason_label: row
-                .reason
-                .as_deref()
-                .and_then(|r| Reason::parse(r).ok())
-                .map(Reason::label)
-                .unwrap_or(""),
+            reason_label: super::reason_label(row.reason.as_deref()),
             note: row.note.clone(),
             by,
             invoice_id: row.invoice_id.clone().unwrap_or_default(),

@@ -50,6 +50,21 @@ pub fn short_time(at: PrimitiveDateTime) -> String {
     at.format(&format).unwrap_or_default()
 }
 
+/// The words for a stored transaction type (`admin_added` → `Added by admin`).
+pub fn type_label(kind: &str) -> &'static str {
+    crate::domain::TransactionType::parse(kind)
+        .map(crate::domain::TransactionType::label)
+        .unwrap_or("Other")
+}
+
+/// The words for a stored reason, or nothing.
+pub fn reason_label(reason: Option<&str>) -> &'static str {
+    reason
+        .and_then(|r| crate::domain::Reason::parse(r).ok())
+        .map(crate::domain::Reason::label)
+        .unwrap_or("")
+}
+
 /// A customer as pages show them.
 pub struct CustomerView {
     pub id: i64,
