@@ -22,13 +22,6 @@ impl Mode {
             _ => None,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Set => "set",
-            Mode::Change => "change",
-        }
-    }
 }
 
 /// A requested balance change, before it meets the account.

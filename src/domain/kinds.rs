@@ -78,18 +78,6 @@ impl Role {
     pub fn can_adjust_credits(self) -> bool {
         matches!(self, Role::Owner | Role::BillingAdmin)
     }
-
-    pub fn can_edit_settings(self) -> bool {
-        self == Role::Owner
-    }
-
-    pub fn can_view_activity(self) -> bool {
-        self != Role::Support
-    }
-
-    pub fn can_manage(self) -> bool {
-        self == Role::Owner
-    }
 }
 
 #[cfg(test)]

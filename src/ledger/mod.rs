@@ -416,13 +416,6 @@ fn find_account_id(
         .optional()
 }
 
-/// The money value of a balance, for display and exports.
-pub fn value_of(credits: i64, rate_e4: i64, currency: &CurrencyCode) -> Option<Money> {
-    ExchangeRate::from_e4(rate_e4)
-        .ok()
-        .map(|rate| money_value(credits, rate, currency))
-}
-
 /// Switches whether the customer may spend credits in `currency`; returns the account before
 /// and after. Not a balance change: no ledger row, no new version.
 pub fn set_usage(

@@ -137,14 +137,13 @@ pub async fn list(
             };
             let results = Results {
                 rows: listed,
-                totals_text: match &totals {
-                    Some(totals) => Results::describe(totals),
+                totals_text: match totals {
+                    Some(totals) => Results::describe(&totals),
                     None => format!(
                         "More than {} customers match this email: narrow it to see totals.",
                         crate::domain::format_credits(credit_list::MAX_LISTED_CUSTOMERS)
                     ),
                 },
-                totals,
                 next_href,
                 first_href: after.map(|_| href("/promo-credits", &pairs)),
                 export_href: href("/promo-credits/export.csv", &filter.query_pairs()),
@@ -154,7 +153,6 @@ pub async fn list(
         None => {
             let results = Results {
                 rows: Vec::new(),
-                totals: None,
                 totals_text: "Fix the filters to see the list.".to_owned(),
                 next_href: None,
                 first_href: None,

@@ -220,7 +220,6 @@ pub async fn summary(
     let page = SummaryPage {
         layout: Layout::new(&admin, "summary"),
         currencies: Choice::currencies(currencies, &query.currency),
-        currency: query.currency.clone(),
         errors,
         labels: movement_labels(),
         lines: lines

@@ -182,7 +182,6 @@ pub fn field_error<'a>(errors: &'a [(&'static str, String)], field: &str) -> Opt
 /// The filter form: what was typed, the choices, and any message per field.
 pub struct FilterForm {
     pub raw: RawFilter,
-    pub per_page: i64,
     pub currencies: Vec<Choice>,
     pub types: Vec<Choice>,
     pub reasons: Vec<Choice>,
@@ -217,7 +216,6 @@ impl FilterForm {
         let per_page_choices = Choice::page_sizes(per_page);
         FilterForm {
             raw,
-            per_page,
             currencies,
             types,
             reasons,
@@ -238,7 +236,6 @@ impl FilterForm {
 /// The table, totals and pager: the part htmx replaces.
 pub struct Results {
     pub rows: Vec<ListRow>,
-    pub totals: Option<Totals>,
     pub totals_text: String,
     pub next_href: Option<String>,
     pub first_href: Option<String>,

@@ -225,7 +225,6 @@ pub fn movement_labels() -> Vec<&'static str> {
 #[template(path = "credits/summary.html")]
 pub struct SummaryPage {
     pub layout: Layout,
-    pub currency: String,
     pub from: String,
     pub to: String,
     pub currencies: Vec<Choice>,
