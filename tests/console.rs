@@ -873,3 +873,168 @@ fn the_live_preview_says_what_would_happen() {
         "a preview changes nothing"
     );
 }
+
+#[test]
+fn the_audit_row_is_written_with_the_change_or_neither_is() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 120);
+    let mut owner = app.signed_in(Role::Owner);
+    let other_session = app.signed_in(Role::Owner);
+    app.break_the_activity_log();
+
+    let adjust = owner.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "change"),
+            ("amount", "5"),
+            ("note", "audited or not at all"),
+        ],
+    );
+    let usage = owner.post(
+        &format!("/users/{user}/promo-credits/usage"),
+        &[("currency", "EUR"), ("enabled", "false")],
+    );
+    let password = owner.post(
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("confirm_password", "a brand new password"),
+        ],
+    );
+
+    for reply in [&adjust, &usage, &password] {
+        assert_eq!(reply.status, 500, "{}", reply.body);
+        assert!(reply.body.contains("Reference:"), "{}", reply.body);
+    }
+    assert_eq!(app.account_state(user), (120, 1, 1), "no unaudited change");
+    let account = creditdesk::store::credits::account(&mut app.conn(), user, "EUR")
+        .unwrap()
+        .unwrap();
+    assert!(account.enabled, "no unaudited switch");
+    let admin = creditdesk::store::admins::find_by_email(&mut app.conn(), "owner@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(
+        creditdesk::passwords::verify_password(PASSWORD, &admin.password_hash),
+        "no unaudited password change"
+    );
+    assert_eq!(
+        other_session.clone().get("/users").status,
+        200,
+        "no unaudited sign-out"
+    );
+}
+
+#[test]
+fn a_refused_change_leaves_no_trace() {
+    use creditdesk::db::schema::credit_accounts;
+    use diesel::prelude::*;
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 0);
+    let mut client = app.signed_in(Role::Owner);
+    let accounts = || -> i64 {
+        credit_accounts::table
+            .filter(credit_accounts::user_id.eq(user))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+
+    let below_zero = client.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "change"),
+            ("amount", "-5"),
+            ("note", "refused"),
+        ],
+    );
+    let nothing = client.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "set"),
+            ("amount", "0"),
+            ("note", "refused"),
+        ],
+    );
+    let stale = client.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "set"),
+            ("amount", "10"),
+            ("note", "refused"),
+            ("expected_version", "3"),
+        ],
+    );
+    let usage_as_is = client.post(
+        &format!("/users/{user}/promo-credits/usage"),
+        &[("currency", "EUR"), ("enabled", "true")],
+    );
+    let balances = client.get("/promo-credits/balances/export.csv");
+
+    assert_eq!(below_zero.status, 422);
+    assert_eq!(nothing.status, 422);
+    assert_eq!(stale.status, 409);
+    assert_eq!(usage_as_is.status, 303);
+    assert_eq!(accounts(), 0, "no empty account was created");
+    assert!(
+        !balances.body.contains("customer1@example.com"),
+        "{}",
+        balances.body
+    );
+}
+
+#[test]
+fn notes_with_direction_controls_are_refused_and_emoji_kept() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 10);
+    let mut client = app.signed_in(Role::Owner);
+    for (control, name) in [
+        ('\u{202A}', "U+202A"),
+        ('\u{202B}', "U+202B"),
+        ('\u{202C}', "U+202C"),
+        ('\u{202D}', "U+202D"),
+        ('\u{202E}', "U+202E"),
+        ('\u{2066}', "U+2066"),
+        ('\u{2067}', "U+2067"),
+        ('\u{2068}', "U+2068"),
+        ('\u{2069}', "U+2069"),
+        ('\u{200E}', "U+200E"),
+        ('\u{200F}', "U+200F"),
+        ('\u{061C}', "U+061C"),
+        ('\r', "carriage return"),
+    ] {
+        let note = format!("refund {control}54321 to customer");
+        let reply = client.post(
+            &update_path(user),
+            &[
+                ("currency", "EUR"),
+                ("mode", "change"),
+                ("amount", "1"),
+                ("note", &note),
+            ],
+        );
+        assert_eq!(reply.status, 422, "{name}");
+        assert!(reply.body.contains("note-error"), "{name}");
+        assert!(reply.body.contains(name), "{name}: {}", reply.body);
+    }
+    assert_eq!(app.account_state(user), (10, 1, 1));
+
+    let family = "Thanks 👩‍👩‍👧‍👦 and 🏳️‍🌈\r\nsecond line";
+    let reply = client.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "change"),
+            ("amount", "1"),
+            ("note", family),
+        ],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let page = client.get(reply.location());
+    assert!(page.body.contains("Thanks 👩‍👩‍👧‍👦 and 🏳️‍🌈\nsecond line"));
+}

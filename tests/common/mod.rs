@@ -307,7 +307,7 @@ impl Client {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -441,4 +441,128 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP, for what a well-behaved client library will not send or will not let us watch:
+// odd methods, slow readers, a body cut short.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// An open connection to the server with a request sent on it.
+pub struct RawExchange {
+    pub stream: TcpStream,
+}
+
+impl RawExchange {
+    /// Sends `request` (the whole head, ending in a blank line) to the app.
+    pub fn send(address: &str, request: &str) -> RawExchange {
+        let host = address.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        stream.write_all(request.as_bytes()).expect("send");
+        RawExchange { stream }
+    }
+
+    /// Reads until the head is complete, then about `at_least` bytes more; returns the head.
+    pub fn read_head_and(&mut self, at_least: usize) -> String {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 8192];
+        loop {
+            let n = self.stream.read(&mut buffer).expect("read");
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buffer[..n]);
+            if let Some(end) = find(&seen, b"\r\n\r\n") {
+                if seen.len() >= end + 4 + at_least {
+                    return String::from_utf8_lossy(&seen[..end + 4]).into_owned();
+                }
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    }
+
+    /// Everything until the server closes the connection (or stops sending for 60 s).
+    pub fn read_rest(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let mut buffer = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut buffer) {
+                Ok(0) | Err(_) => return rest,
+                Ok(n) => rest.extend_from_slice(&buffer[..n]),
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A request head with the client's cookies.
+pub fn raw_get(client: &Client, path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+        client.cookie_header()
+    )
+}
+
+/// A one-shot request: sends it and reads the whole answer.
+pub fn raw_request(address: &str, request: &str) -> String {
+    let mut exchange = RawExchange::send(address, request);
+    String::from_utf8_lossy(&exchange.read_rest()).into_owned()
+}
+
+impl TestApp {
+    /// Runs SQL that differs by backend (test set-up behind the application's back).
+    pub fn execute_sql(&self, sqlite: &str, postgres: &str) {
+        use diesel::connection::SimpleConnection;
+        let sql = if self.db.is_postgres() {
+            postgres
+        } else {
+            sqlite
+        };
+        self.conn().batch_execute(sql).expect("test SQL");
+    }
+
+    /// Makes every insert into the activity log fail, as a full disk or a broken trigger
+    /// would.
+    pub fn break_the_activity_log(&self) {
+        self.execute_sql(
+            "CREATE TRIGGER refuse_activity BEFORE INSERT ON activity_log \
+             BEGIN SELECT RAISE(ABORT, 'the activity log is unavailable'); END;",
+            "CREATE FUNCTION refuse_activity() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the activity log is unavailable'; END $$; \
+             CREATE TRIGGER refuse_activity BEFORE INSERT ON activity_log \
+             FOR EACH ROW EXECUTE FUNCTION refuse_activity();",
+        );
+    }
+
+    /// How many activity rows have `action`.
+    pub fn activity_count(&self, action: &str) -> i64 {
+        use creditdesk::db::schema::activity_log;
+        use diesel::prelude::*;
+        activity_log::table
+            .filter(activity_log::action.eq(action))
+            .count()
+            .get_result(&mut self.conn())
+            .unwrap()
+    }
+
+    /// Waits up to `seconds` for an activity row with `action`.
+    pub fn wait_for_activity(&self, action: &str, seconds: u64) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(seconds) {
+            if self.activity_count(action) > 0 {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
 }

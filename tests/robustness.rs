@@ -1,0 +1,286 @@
+//! What the server does under pressure and with nonsense: a full connection pool, slow and
+//! vanishing download clients, a database failing mid-export, absurd parameters on every
+//! route, odd methods, and a connection whose user panicked.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{customer, raw_get, raw_request, RawExchange, TestApp, TestDb};
+use creditdesk::bulk::{self, Plan};
+use creditdesk::domain::Role;
+
+/// A console with enough history that a full export outgrows every buffer between the
+/// database and a client that stops reading (about 13 MB of CSV).
+fn app_with_history() -> TestApp {
+    let app = TestApp::spawn();
+    bulk::seed(
+        &mut app.conn(),
+        &Plan {
+            customers: 2000,
+            rows: 80_000,
+            days: 30,
+            seed: 11,
+        },
+        |_| {},
+    )
+    .expect("seed");
+    app
+}
+
+/// Starts an export whose client reads its first bytes and then stops reading.
+fn slow_export(app: &TestApp, client: &common::Client) -> (RawExchange, String) {
+    let mut exchange =
+        RawExchange::send(&app.address, &raw_get(client, "/promo-credits/export.csv"));
+    let head = exchange.read_head_and(16 * 1024);
+    (exchange, head)
+}
+
+fn status_of(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_full_pool_answers_503_with_retry_after_at_once() {
+    let app = TestApp::spawn();
+    let mut client = app.signed_in(Role::Support);
+    let size = app.pool.state().connections.max(16);
+    let held: Vec<_> = (0..size).map(|_| app.pool.get().unwrap()).collect();
+
+    let started = Instant::now();
+    let reply = client.get("/users");
+    let took = started.elapsed();
+
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.header("retry-after").is_some());
+    assert!(reply.body.contains("try again"), "{}", reply.body);
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    drop(held);
+    assert_eq!(client.get("/users").status, 200, "and recovers by itself");
+}
+
+#[test]
+fn slow_export_readers_cannot_take_every_connection() {
+    let app = app_with_history();
+    let client = app.signed_in(Role::Support);
+    let mut pages = client.clone();
+
+    let exports: Vec<(RawExchange, String)> = (0..16).map(|_| slow_export(&app, &client)).collect();
+    let started = Instant::now();
+    let page = pages.get("/users");
+    let took = started.elapsed();
+
+    let streaming = exports.iter().filter(|(_, h)| status_of(h) == 200).count();
+    let refused: Vec<&String> = exports
+        .iter()
+        .map(|(_, h)| h)
+        .filter(|h| status_of(h) == 503)
+        .collect();
+    assert_eq!(page.status, 200, "pages still answer: {}", page.body);
+    assert!(took < Duration::from_secs(5), "the page took {took:?}");
+    assert!(streaming >= 1 && streaming < 16, "{streaming} exports ran");
+    assert_eq!(streaming + refused.len(), 16);
+    for head in refused {
+        assert!(head.to_lowercase().contains("retry-after:"), "{head}");
+        assert!(head.contains("Too many exports"), "{head}");
+    }
+    drop(exports);
+    assert!(app.wait_for_activity("export.credits.abandoned", 20));
+}
+
+#[test]
+fn a_database_failure_mid_export_breaks_the_download() {
+    let app = app_with_history();
+    let client = app.signed_in(Role::Owner);
+    let (mut exchange, head) = slow_export(&app, &client);
+    assert_eq!(status_of(&head), 200, "{head}");
+    assert!(head.to_lowercase().contains("transfer-encoding: chunked"));
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The customers table disappears while the export is half-way through.
+    app.execute_sql(
+        "ALTER TABLE users RENAME TO users_gone;",
+        "ALTER TABLE users RENAME TO users_gone;",
+    );
+    let rest = exchange.read_rest();
+
+    assert!(
+        !rest.ends_with(b"0\r\n\r\n"),
+        "the chunked body must not end cleanly ({} bytes read)",
+        rest.len()
+    );
+    assert!(app.wait_for_activity("export.credits.failed", 20));
+    assert_eq!(app.activity_count("export.credits"), 0);
+}
+
+#[test]
+fn an_abandoned_export_is_recorded() {
+    let app = app_with_history();
+    let client = app.signed_in(Role::Owner);
+    let (exchange, head) = slow_export(&app, &client);
+    assert_eq!(status_of(&head), 200, "{head}");
+
+    drop(exchange);
+
+    assert!(app.wait_for_activity("export.credits.abandoned", 20));
+}
+
+#[test]
+fn metric_labels_stay_bounded_whatever_clients_send() {
+    let app = TestApp::spawn();
+    for n in 0..20 {
+        raw_request(
+            &app.address,
+            &format!(
+                "METHOD{n} /made-up-{n} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        raw_request(
+            &app.address,
+            &format!(
+                "GET /users/{n}/x{n} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            ),
+        );
+    }
+    let metrics = app.client().get("/metrics").body;
+
+    assert!(!metrics.contains("METHOD"), "raw methods are not labels");
+    assert!(!metrics.contains("made-up"), "raw paths are not labels");
+    assert!(metrics.contains("method=\"OTHER\""));
+    assert!(metrics.contains("route=\"unmatched\""));
+}
+
+/// Values no form would send: past every integer type, negative, not numbers, NUL, invalid
+/// UTF-8, direction controls, very long.
+const ABSURD: &[&str] = &[
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "99999999999999999999999999999",
+    "-1",
+    "0",
+    "abc",
+    "1e3",
+    "%00",
+    "a%00b",
+    "%FF%FE",
+    "%E2%80%AE",
+    "%0D%0A",
+    "",
+];
+
+const PARAMETERS: &[&str] = &[
+    "page",
+    "q",
+    "per_page",
+    "after",
+    "before",
+    "updated",
+    "usage",
+    "currency",
+    "mode",
+    "amount",
+    "email",
+    "external_id",
+    "invoice_id",
+    "type",
+    "reason",
+    "from",
+    "to",
+    "order",
+    "min",
+    "max",
+    "as_of",
+    "sort",
+    "next",
+];
+
+const GET_ROUTES: &[&str] = &[
+    "/",
+    "/login",
+    "/healthz",
+    "/users",
+    "/users/{id}",
+    "/users/{id}/promo-credits",
+    "/users/{id}/promo-credits/update",
+    "/users/{id}/promo-credits/preview",
+    "/account/password",
+    "/promo-credits",
+    "/promo-credits/export.csv",
+    "/promo-credits/balances",
+    "/promo-credits/balances/export.csv",
+    "/promo-credits/summary",
+    "/promo-credits/summary.csv",
+];
+
+#[test]
+fn absurd_parameters_never_cause_a_server_error() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 120);
+    let mut client = app.signed_in(Role::Owner);
+    let long = "9".repeat(5000);
+    let mut failures = Vec::new();
+    for route in GET_ROUTES {
+        let path = route.replace("{id}", &user.to_string());
+        for parameter in PARAMETERS {
+            for value in ABSURD.iter().copied().chain([long.as_str()]) {
+                let url = format!("{path}?{parameter}={value}");
+                let reply = client.get(&url);
+                if reply.status >= 500 {
+                    failures.push(format!("{url} → {}", reply.status));
+                }
+            }
+        }
+        if route.contains("{id}") {
+            for id in ABSURD.iter().copied().chain([long.as_str()]) {
+                let url = route.replace("{id}", id);
+                let reply = client.get(&url);
+                if reply.status >= 500 {
+                    failures.push(format!("{url} → {}", reply.status));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} 5xx answers: {:#?}",
+        failures.len(),
+        failures
+    );
+}
+
+#[test]
+fn a_connection_whose_user_panicked_is_not_handed_out_again() {
+    use creditdesk::db::schema::users;
+    use diesel::prelude::*;
+
+    let db = TestDb::new();
+    let pool = creditdesk::db::connect(&db.url, 1).unwrap();
+    creditdesk::db::run_migrations(&mut pool.get().unwrap()).unwrap();
+
+    // A worker opens a transaction, writes, and panics before it commits.
+    let worker_pool = pool.clone();
+    let panicked = std::thread::spawn(move || {
+        let mut conn = worker_pool.get().unwrap();
+        let _ =
+            diesel::Connection::transaction::<(), diesel::result::Error, _>(&mut *conn, |conn| {
+                customer(conn, 1);
+                panic!("a bug inside a transaction");
+            });
+    })
+    .join();
+    assert!(panicked.is_err());
+
+    // The pool's one connection is used again: what it writes must really commit.
+    customer(&mut pool.get().unwrap(), 2);
+
+    let independent = creditdesk::db::connect(&db.url, 1).unwrap();
+    let emails: Vec<String> = users::table
+        .select(users::email)
+        .load(&mut independent.get().unwrap())
+        .unwrap();
+    assert_eq!(emails, vec!["customer2@example.com".to_owned()]);
+}
