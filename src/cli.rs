@@ -5,12 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Settings, DEFAULT_DATABASE_URL};
-use crate::db::{self, DbConnection, Pool};
+use crate::config::{
+    default_max_exports, parse_seconds, parse_trusted_proxies, secure_cookies_by_default, Settings,
+    DEFAULT_DATABASE_URL,
+};
+use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
 use crate::passwords::generate_password;
 use crate::startup::Application;
-use crate::store::{activity, admins, api_keys};
+use crate::store::activity::{self, Audit};
+use crate::store::sessions::SessionPolicy;
+use crate::store::{admins, api_keys};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +27,14 @@ pub struct Cli {
     /// Database: a SQLite file path or sqlite://path, or postgres://user@host/db.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
+    /// Database connections kept open.
+    #[arg(long, env = "CREDITDESK_POOL_SIZE", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pool_size: u32,
+    /// Seconds a request waits for a database connection before it is answered 503.
+    #[arg(long, env = "CREDITDESK_POOL_TIMEOUT", default_value = "5", global = true,
+          value_parser = parse_seconds)]
+    pool_timeout: std::time::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -67,14 +80,66 @@ enum Command {
     },
 }
 
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "CREDITDESK_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// Mark the session cookie Secure (when served over HTTPS).
-    #[arg(long, env = "CREDITDESK_SECURE_COOKIES")]
-    secure_cookies: bool,
+    /// Mark cookies Secure (true/false). By default true unless --bind is a loopback
+    /// address: say false only when plain HTTP reaches the console on purpose.
+    #[arg(long, env = "CREDITDESK_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new())]
+    secure_cookies: Option<bool>,
+    /// CSV exports allowed to run at once (by default a third of the pool).
+    #[arg(long, env = "CREDITDESK_MAX_EXPORTS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_exports: Option<u32>,
+    /// Reverse proxies whose X-Forwarded-For is believed: addresses or networks,
+    /// comma-separated (10.0.0.1,10.1.0.0/16). Nobody's by default.
+    #[arg(long, env = "CREDITDESK_TRUSTED_PROXIES", default_value = "", value_parser = trusted_proxies)]
+    trusted_proxies: TrustedProxies,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "CREDITDESK_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    session_idle_minutes: u32,
+    /// Hours after sign-in at which a session ends, however active.
+    #[arg(long, env = "CREDITDESK_SESSION_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    session_hours: u32,
+}
+
+/// The parsed `--trusted-proxies` (one value holding a list).
+#[derive(Debug, Clone)]
+struct TrustedProxies(Vec<ipnet::IpNet>);
+
+fn trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
+    parse_trusted_proxies(text).map(TrustedProxies)
+}
+
+/// `serve`'s options alone, to read them (flags are absent, so from the environment and
+/// the defaults) when `creditdesk` runs without a command.
+#[derive(Debug, Parser)]
+struct DefaultServe {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl ServeArgs {
+    fn settings(self, database_url: &str, pool: PoolOptions) -> Settings {
+        Settings {
+            database_url: database_url.to_owned(),
+            secure_cookies: self
+                .secure_cookies
+                .unwrap_or_else(|| secure_cookies_by_default(&self.bind)),
+            pool,
+            max_exports: self
+                .max_exports
+                .map_or(default_max_exports(pool.max_size), |n| n as usize),
+            trusted_proxies: self.trusted_proxies.0,
+            sessions: SessionPolicy {
+                lifetime: time::Duration::hours(i64::from(self.session_hours)),
+                idle: time::Duration::minutes(i64::from(self.session_idle_minutes)),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,19 +190,21 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
-        bind: std::env::var("CREDITDESK_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()),
-        secure_cookies: std::env::var("CREDITDESK_SECURE_COOKIES")
-            .is_ok_and(|v| v == "true" || v == "1"),
-    }));
-    let pool = open(&cli.database_url)?;
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(DefaultServe::parse_from(["creditdesk"]).args),
+    };
+    let options = PoolOptions {
+        max_size: cli.pool_size,
+        checkout_timeout: cli.pool_timeout,
+    };
+    let pool = open(&cli.database_url, options)?;
     let mut conn = pool.get()?;
     match command {
         Command::Serve(args) => {
             drop(conn);
-            let mut settings = Settings::new(&cli.database_url);
-            settings.secure_cookies = args.secure_cookies;
-            serve(pool, settings, &args.bind)?;
+            let bind = args.bind.clone();
+            serve(pool, args.settings(&cli.database_url, options), &bind)?;
         }
         Command::Migrate => println!("Database is up to date."),
         Command::Admin {
@@ -161,11 +228,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             activity::record(
                 &mut conn,
                 activity::Record {
-                    actor: "system",
+                    audit: &Audit::system(),
                     action: "admin.create",
                     target: &admin.email,
                     details: role.as_str(),
-                    ip: None,
                 },
             )?;
             println!("Created {} ({}).", admin.email, role.label());
@@ -183,11 +249,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             activity::record(
                 &mut conn,
                 activity::Record {
-                    actor: "system",
+                    audit: &Audit::system(),
                     action: "api_key.create",
                     target: name.trim(),
                     details: "",
-                    ip: None,
                 },
             )?;
             println!(
@@ -211,14 +276,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
         } => {
             let started = std::time::Instant::now();
-            let plan = crate::bulk::Plan {
+            let plan = crate::seed::Plan {
                 customers,
                 rows,
                 days,
                 seed,
             };
             let mut next_report = 0u64;
-            crate::bulk::seed(&mut conn, &plan, |written| {
+            crate::seed::seed(&mut conn, &plan, |written| {
                 if written >= next_report {
                     eprintln!(
                         "  {written} ledger rows written ({:.0?})",
@@ -252,8 +317,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Connects (failing at once with the server's message) and migrates.
-fn open(url: &str) -> anyhow::Result<Pool> {
-    let pool = db::connect(url, 10)?;
+fn open(url: &str, options: PoolOptions) -> anyhow::Result<Pool> {
+    let pool = db::connect(url, options)?;
     let mut conn = pool.get()?;
     let applied = db::run_migrations(&mut conn)?;
     if applied > 0 {
@@ -293,11 +358,10 @@ pub fn bootstrap_owner(conn: &mut DbConnection) -> anyhow::Result<Option<(String
             activity::record(
                 conn,
                 activity::Record {
-                    actor: "system",
+                    audit: &Audit::system(),
                     action: "admin.create",
                     target: &admin.email,
                     details: "owner",
-                    ip: None,
                 },
             )?;
             Ok(Some((admin.email, password)))

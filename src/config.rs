@@ -1,4 +1,13 @@
-//! Run-time settings. Each comes from a command-line flag or its environment variable.
+//! Run-time settings. Each comes from a command-line flag or its environment variable; the
+//! table in docs/operations.md lists them all.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::db::PoolOptions;
+use crate::store::sessions::SessionPolicy;
 
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "./creditdesk.db";
@@ -7,18 +16,108 @@ pub const DEFAULT_DATABASE_URL: &str = "./creditdesk.db";
 pub struct Settings {
     /// `DATABASE_URL`: `postgres://...`, `sqlite://path` or a file path (SQLite).
     pub database_url: String,
-    /// `CREDITDESK_SECURE_COOKIES`: mark the session cookie `Secure` (set it behind HTTPS).
+    /// `CREDITDESK_SECURE_COOKIES`: mark cookies `Secure`. By default on unless the console
+    /// listens on a loopback address only ([`secure_cookies_by_default`]).
     pub secure_cookies: bool,
-    /// `CREDITDESK_POOL_SIZE`: the most database connections kept open.
-    pub pool_size: u32,
+    /// `CREDITDESK_POOL_SIZE` and `CREDITDESK_POOL_TIMEOUT`: database connections kept open,
+    /// and how long a request waits for one before it is answered 503.
+    pub pool: PoolOptions,
+    /// `CREDITDESK_MAX_EXPORTS`: CSV downloads running at once; beyond it, 503 and "try
+    /// again". Each holds a connection while it runs, so this stays below the pool size.
+    pub max_exports: usize,
+    /// `CREDITDESK_TRUSTED_PROXIES`: addresses or networks of reverse proxies whose
+    /// `X-Forwarded-For` is believed; from anyone else it is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `CREDITDESK_SESSION_HOURS` and `CREDITDESK_SESSION_IDLE_MINUTES`.
+    pub sessions: SessionPolicy,
 }
 
 impl Settings {
+    /// The defaults, on `database_url`.
     pub fn new(database_url: impl Into<String>) -> Settings {
+        let pool = PoolOptions::new(10);
         Settings {
             database_url: database_url.into(),
             secure_cookies: false,
-            pool_size: 10,
+            max_exports: default_max_exports(pool.max_size),
+            pool,
+            trusted_proxies: Vec::new(),
+            sessions: SessionPolicy::default(),
         }
+    }
+}
+
+/// A third of the pool (at least one), so exports can never take every connection.
+pub fn default_max_exports(pool_size: u32) -> usize {
+    (pool_size as usize / 3).max(1)
+}
+
+/// Cookies are `Secure` unless the console only listens on loopback, where plain HTTP is
+/// the normal way to reach it.
+pub fn secure_cookies_by_default(bind: &str) -> bool {
+    match bind.parse::<SocketAddr>() {
+        Ok(address) => !address.ip().is_loopback(),
+        Err(_) => !bind
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+    }
+}
+
+/// `10.0.0.1, 10.1.0.0/16, ::1`: single addresses or networks, comma-separated.
+pub fn parse_trusted_proxies(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<IpNet>()
+                .or_else(|_| part.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{part:?} is not an IP address or network like 10.0.0.0/8"))
+        })
+        .collect()
+}
+
+/// A whole number of seconds, for `CREDITDESK_POOL_TIMEOUT`.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if (1..=300).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!("{text:?} is not a number of seconds from 1 to 300")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_unless_only_loopback_listens() {
+        for (bind, secure) in [
+            ("127.0.0.1:8080", false),
+            ("[::1]:8080", false),
+            ("localhost:8080", false),
+            ("0.0.0.0:8080", true),
+            ("[::]:8080", true),
+            ("10.1.2.3:80", true),
+            ("console.example.com:443", true),
+        ] {
+            assert_eq!(secure_cookies_by_default(bind), secure, "{bind}");
+        }
+    }
+
+    #[test]
+    fn reads_trusted_proxies() {
+        let parsed = parse_trusted_proxies(" 10.0.0.1, 192.168.0.0/16,::1 ").unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed[0].contains(&"10.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(parsed[1].contains(&"192.168.7.9".parse::<IpAddr>().unwrap()));
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
+        assert!(parse_trusted_proxies("10.0.0.300").is_err());
+        assert!(parse_trusted_proxies("proxy.local").is_err());
+    }
+
+    #[test]
+    fn exports_never_take_the_whole_pool() {
+        assert_eq!(default_max_exports(1), 1);
+        assert_eq!(default_max_exports(10), 3);
+        assert_eq!(default_max_exports(16), 5);
     }
 }

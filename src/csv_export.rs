@@ -1,22 +1,30 @@
-//! Streamed CSV downloads: a blocking task reads the database in keyset chunks and writes CSV
-//! through a bounded channel, so memory stays flat whatever the row count.
+//! Streamed CSV downloads (docs/exports.md). A blocking task reads the database in keyset
+//! chunks and writes CSV through a bounded channel, so memory stays flat whatever the row
+//! count. Exports are bounded: at most `max_exports` run at once (each holds a database
+//! connection while its client reads), and the connection is taken before the answer
+//! starts, so a busy server says 503 instead of sending an empty file. A failure after the
+//! first byte breaks the response, so the client sees an error rather than a shorter file
+//! that looks complete; every export is recorded with how it ended.
 
 use std::borrow::Cow;
 use std::io;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use tokio::sync::mpsc;
 
-use crate::db::{DbConnection, Pool};
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::activity::{self, Audit};
 
 /// Bytes gathered before a chunk goes to the client.
 const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks in flight between the database task and the client.
 const CHANNEL_CHUNKS: usize = 8;
 
-/// A text cell a spreadsheet would run as a formula gets a leading `'` (SPEC "CSV exports").
+/// A text cell a spreadsheet would run as a formula gets a leading `'` (docs/exports.md).
 /// Numeric columns never go through this.
 pub fn text_cell(value: &str) -> Cow<'_, str> {
     match value.as_bytes().first() {
@@ -32,10 +40,13 @@ pub fn file_name(what: &str) -> String {
     format!("{what}-{}.csv", now.format(&format).unwrap_or_default())
 }
 
+type Chunk = Result<Bytes, io::Error>;
+
 /// Writes into the channel in chunks; fails once the client has gone.
-pub struct ChannelWriter {
+struct ChannelWriter {
     buffer: Vec<u8>,
-    sender: mpsc::Sender<Bytes>,
+    sender: mpsc::Sender<Chunk>,
+    client_gone: bool,
 }
 
 impl ChannelWriter {
@@ -47,9 +58,10 @@ impl ChannelWriter {
             &mut self.buffer,
             Vec::with_capacity(CHUNK_BYTES),
         ));
-        self.sender
-            .blocking_send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the download was cancelled"))
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            self.client_gone = true;
+            io::Error::new(io::ErrorKind::BrokenPipe, "the download was cancelled")
+        })
     }
 }
 
@@ -67,49 +79,165 @@ impl io::Write for ChannelWriter {
     }
 }
 
-pub type CsvWriter = csv::Writer<ChannelWriter>;
+/// The CSV writer an export fills: RFC 4180 with `\r\n`, counting the rows it writes.
+pub struct CsvWriter {
+    csv: csv::Writer<ChannelWriter>,
+    rows: u64,
+}
 
-/// Answers a CSV download at once and fills it from `produce`, which runs on the blocking
-/// pool with its own connection, writes the rows and returns how many it wrote.
-/// `finished` then runs on the same connection (to record the export).
-pub fn stream<P, F>(pool: Pool, file_name: String, produce: P, finished: F) -> HttpResponse
+impl CsvWriter {
+    pub fn write_header<I, T>(&mut self, header: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.csv.write_record(header)
+    }
+
+    pub fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.csv.write_record(record)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn client_gone(&self) -> bool {
+        self.csv.get_ref().client_gone
+    }
+}
+
+/// What an export is: its file name, and how the activity log names it.
+pub struct Export {
+    /// The start of the file name, like `promo-credits`.
+    pub file: &'static str,
+    /// The activity action when it completes, like `export.credits`; `.failed` or
+    /// `.abandoned` is added when it does not.
+    pub action: &'static str,
+    pub target: &'static str,
+    /// The filters, as the activity log shows them.
+    pub description: String,
+    pub audit: Audit,
+}
+
+/// How an export ended.
+enum Outcome {
+    Completed,
+    /// The client went away before the end.
+    Abandoned,
+    /// The database (or the writing) failed; the response was broken off.
+    Failed(anyhow::Error),
+}
+
+fn too_many_exports() -> AppError {
+    AppError::Unavailable {
+        message: "Too many exports are running at the moment. Try again in a minute.".to_owned(),
+        retry_after_seconds: 30,
+    }
+}
+
+/// Answers a CSV download and fills it from `produce`, which runs on the blocking pool with
+/// its own connection and writes the header and rows.
+pub async fn stream<P>(
+    state: &AppState,
+    export: Export,
+    produce: P,
+) -> Result<HttpResponse, AppError>
 where
-    P: FnOnce(&mut DbConnection, &mut CsvWriter) -> anyhow::Result<u64> + Send + 'static,
-    F: FnOnce(&mut DbConnection, u64) -> anyhow::Result<()> + Send + 'static,
+    P: FnOnce(&mut DbConnection, &mut CsvWriter) -> anyhow::Result<()> + Send + 'static,
 {
-    let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+    let permit = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| too_many_exports())?;
+    let pool = state.pool.clone();
+    let mut conn = web::block(move || pool.get()).await??;
+    let pool = state.pool.clone();
+    let file_name = file_name(export.file);
+    let (sender, receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     actix_web::rt::task::spawn_blocking(move || {
-        let outcome = (|| -> anyhow::Result<()> {
-            let mut conn = pool.get()?;
-            let mut writer = csv::WriterBuilder::new()
+        let mut writer = CsvWriter {
+            csv: csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
                 .from_writer(ChannelWriter {
                     buffer: Vec::with_capacity(CHUNK_BYTES),
-                    sender,
-                });
-            let rows = produce(&mut conn, &mut writer)?;
-            writer.flush()?;
-            drop(writer);
-            finished(&mut conn, rows)
-        })();
-        if let Err(error) = outcome {
-            tracing::warn!(error = ?error, "CSV export stopped");
-        }
+                    sender: sender.clone(),
+                    client_gone: false,
+                }),
+            rows: 0,
+        };
+        let produced = produce(&mut conn, &mut writer).and_then(|()| Ok(writer.csv.flush()?));
+        let outcome = match produced {
+            Ok(()) => Outcome::Completed,
+            Err(_) if writer.client_gone() => Outcome::Abandoned,
+            Err(error) => {
+                // The client must not take what it has for the whole file.
+                let _ = sender.blocking_send(Err(io::Error::other("the export failed")));
+                Outcome::Failed(error)
+            }
+        };
+        let rows = writer.rows;
+        drop((writer, sender, conn));
+        record(&pool, &export, outcome, rows);
+        drop(permit);
     });
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver
-            .recv()
-            .await
-            .map(|chunk| (Ok::<_, actix_web::Error>(chunk), receiver))
+        receiver.recv().await.map(|chunk| (chunk, receiver))
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{file_name}\""),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(body)
+        .streaming(body))
+}
+
+/// Records how an export ended, on a fresh connection (the export's may be what failed).
+fn record(pool: &crate::db::Pool, export: &Export, outcome: Outcome, rows: u64) {
+    let (suffix, ending) = match &outcome {
+        Outcome::Completed => ("", format!("{rows} rows")),
+        Outcome::Abandoned => (
+            ".abandoned",
+            format!("abandoned by the client after {rows} rows"),
+        ),
+        Outcome::Failed(error) => {
+            tracing::error!(error = ?error, action = export.action, rows, "CSV export failed");
+            (".failed", format!("failed after {rows} rows"))
+        }
+    };
+    let recorded = pool
+        .get()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut conn| {
+            activity::record(
+                &mut conn,
+                activity::Record {
+                    audit: &export.audit,
+                    action: &format!("{}{suffix}", export.action),
+                    target: export.target,
+                    details: &format!("{}; {ending}", export.description),
+                },
+            )
+            .map_err(anyhow::Error::from)
+        });
+    if let Err(error) = recorded {
+        tracing::error!(error = ?error, action = export.action, "could not record an export");
+    }
+}
+
+/// The filters of an export, as the activity log records them.
+pub fn describe_filter(pairs: &[(&str, String)]) -> String {
+    let pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if pairs.is_empty() {
+        "no filters".to_owned()
+    } else {
+        pairs.join(" ")
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +254,10 @@ mod tests {
         }
         assert!(file_name("promo-credits").starts_with("promo-credits-20"));
         assert!(file_name("promo-credits").ends_with("Z.csv"));
+        assert_eq!(describe_filter(&[]), "no filters");
+        assert_eq!(
+            describe_filter(&[("currency", "EUR".into()), ("type", "imported".into())]),
+            "currency=EUR type=imported"
+        );
     }
 }

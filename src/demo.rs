@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::admins;
 use crate::db::DbConnection;
 use crate::domain::{Change, CurrencyCode, Email, Note, Reason, Role, TransactionType};
-use crate::ledger::{self, Actor, Adjustment, Entry, Source};
+use crate::ledger::{self, Actor, Adjustment, Entry, Source, Target};
 use crate::store::configs;
 use crate::store::customers::{self, CustomerError, NewCustomer};
 
@@ -93,6 +93,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     expected_version: None,
                     actor: staff,
                     source: Source::Console,
+                    audit: None,
                 },
             )?;
             rows += 1;
@@ -124,6 +125,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Api,
+                    audit: None,
                 },
             )?;
             rows += 1;
@@ -158,14 +160,14 @@ fn system_entry(
     invoice_id: Option<String>,
 ) -> anyhow::Result<()> {
     let note = Note::generated(note);
-    ledger::post(conn, user_id, currency, None, |_| {
+    ledger::post(conn, Target::system(user_id, currency), |_| {
         Ok(Entry {
             delta,
             kind,
             reason: None,
-            note,
+            note: note.clone(),
             actor: Actor::System,
-            invoice_id,
+            invoice_id: invoice_id.clone(),
             idempotency_key: None,
             currency_value: None,
         })

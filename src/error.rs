@@ -10,14 +10,14 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use rand::Rng;
 
-use crate::domain::Role;
+use crate::domain::{Permission, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
     NotFound(String),
-    #[error("This needs the {} role.", role_names(.0))]
-    Forbidden(Vec<Role>),
+    #[error("This needs the {} role.", role_names(.0.roles()))]
+    Forbidden(Permission),
     #[error(
         "The form has expired or did not come from this console. Reload the page and try again."
     )]
@@ -26,6 +26,14 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("{0}")]
     Unprocessable(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// The server is busy or the database is not answering: worth trying again shortly.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_seconds: u32,
+    },
     #[error("Something went wrong on our side.")]
     Internal {
         reference: String,
@@ -61,9 +69,34 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+/// The pool gave no connection in time: every connection is busy or the database is down.
 impl From<r2d2::Error> for AppError {
     fn from(error: r2d2::Error) -> Self {
-        AppError::internal(error)
+        tracing::warn!(%error, "no database connection in time");
+        AppError::Unavailable {
+            message: "The database is busy or not answering. Please try again in a few seconds."
+                .to_owned(),
+            retry_after_seconds: 5,
+        }
+    }
+}
+
+/// A refusal of the ledger where there is no form to show it on.
+impl From<crate::ledger::LedgerError> for AppError {
+    fn from(error: crate::ledger::LedgerError) -> Self {
+        use crate::ledger::LedgerError;
+        match error {
+            LedgerError::CustomerNotFound => AppError::not_found("This customer"),
+            LedgerError::Database(error) => AppError::internal(error),
+            refused => AppError::Unprocessable(refused.to_string()),
+        }
+    }
+}
+
+/// Parameters that need fixing, where there is no form to show them on.
+impl From<crate::forms::FieldErrors> for AppError {
+    fn from(errors: crate::forms::FieldErrors) -> Self {
+        AppError::Unprocessable(errors.sentence())
     }
 }
 
@@ -94,6 +127,8 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +141,8 @@ impl ResponseError for AppError {
             AppError::Csrf => "Form expired",
             AppError::TooManyRequests(_) => "Too many attempts",
             AppError::Unprocessable(_) => "Cannot do that",
+            AppError::TooLarge(_) => "Too large",
+            AppError::Unavailable { .. } => "Busy, try again",
             AppError::Internal { .. } => "Something went wrong",
         };
         let reference = match self {
@@ -120,7 +157,15 @@ impl ResponseError for AppError {
         let body = page
             .render()
             .unwrap_or_else(|_| format!("{title}: {}", self));
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if let AppError::Unavailable {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        response
             .content_type("text/html; charset=utf-8")
             // htmx shows only the message, in the page's message area.
             .insert_header(("HX-Retarget", "#flash"))

@@ -1,7 +1,7 @@
 //! Creditdesk: a self-hosted admin console for promo credits in subscription billing.
+//! docs/ describes the product; README.md "How it is built" maps it onto these modules.
 
 pub mod auth;
-pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod csv_export;
@@ -9,10 +9,13 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod filters;
+pub mod forms;
 pub mod ledger;
 pub mod metrics;
 pub mod passwords;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod views;

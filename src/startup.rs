@@ -1,15 +1,20 @@
 //! Builds the actix application (routes, middleware, state) and binds it to a listener.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::error::UrlencodedError;
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpServer};
+use tokio::sync::Semaphore;
 
 use crate::config::Settings;
 use crate::db::Pool;
+use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::routes;
 
@@ -18,6 +23,18 @@ use crate::routes;
 pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
+    /// One permit per CSV export allowed to run at once.
+    pub exports: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, settings: Settings) -> AppState {
+        AppState {
+            exports: Arc::new(Semaphore::new(settings.max_exports.max(1))),
+            pool,
+            settings,
+        }
+    }
 }
 
 /// A server bound to its port, not yet running.
@@ -25,6 +42,9 @@ pub struct Application {
     port: u16,
     server: Server,
 }
+
+/// The largest form body the console reads (its forms are a few hundred bytes).
+const FORM_LIMIT: usize = 16 * 1024;
 
 impl Application {
     /// Binds `listener` (port 0 picks a free port) and prepares the server.
@@ -34,17 +54,30 @@ impl Application {
         listener: TcpListener,
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { pool, settings });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(from_fn(crate::auth::guard))
-                .wrap(security_headers())
-                .wrap(from_fn(track_request))
-                .configure(routes::configure)
-        })
-        .listen(listener)?
-        .run();
+        let state = web::Data::new(AppState::new(pool, settings));
+        let server =
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(
+                        |error, _| {
+                            let problem = match error {
+                                UrlencodedError::Overflow { .. } => AppError::TooLarge(
+                                    "This form is larger than the console accepts.".to_owned(),
+                                ),
+                                other => AppError::Unprocessable(format!(
+                                    "The form could not be read ({other})."
+                                )),
+                            };
+                            problem.into()
+                        },
+                    ))
+                    .wrap(security_headers())
+                    .wrap(from_fn(track_request))
+                    .configure(routes::configure)
+            })
+            .listen(listener)?
+            .run();
         Ok(Application { port, server })
     }
 
@@ -57,26 +90,43 @@ impl Application {
     }
 }
 
-/// Counts the request by route pattern and status, and times it.
+/// The method as a metric label: one of HTTP's own, else `OTHER`, so clients cannot make
+/// new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Counts the request by route pattern and status, and times it. The route label is a
+/// pattern of the route table or `unmatched`, never the raw path.
 async fn track_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.call(request).await?;
     let route = response
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .and_then(|pattern| routes::known_pattern(&pattern))
+        .unwrap_or("unmatched");
     let status = response.status().as_u16().to_string();
     METRICS
         .requests
-        .with_label_values(&[&route, &method, &status])
+        .with_label_values(&[route, method, &status])
         .inc();
     METRICS
         .latency
-        .with_label_values(&[&route])
+        .with_label_values(&[route])
         .observe(started.elapsed().as_secs_f64());
     Ok(response)
 }

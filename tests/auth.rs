@@ -81,16 +81,24 @@ fn a_login_form_cannot_make_the_server_store_or_hash_huge_input() {
     let app = TestApp::spawn();
     let mut client = app.client();
     let huge_email = format!("{}@example.com", "a".repeat(16_000));
-    let huge_password = "p".repeat(100_000);
+    let long_password = "p".repeat(2_000);
+    let huge_body = "p".repeat(100_000);
 
     let long_email = client.login(&huge_email, PASSWORD);
-    let long_password = client.login("owner@example.com", &huge_password);
+    let long_password = client.login("owner@example.com", &long_password);
     let not_an_email = client.login("nobody", PASSWORD);
+    let control = client.login("owner\u{0}@example.com", PASSWORD);
+    let too_large = client.login("owner@example.com", &huge_body);
 
-    for reply in [&long_email, &long_password, &not_an_email] {
+    for reply in [&long_email, &long_password, &not_an_email, &control] {
         assert_eq!(reply.status, 422, "{}", reply.body);
         assert!(reply.body.contains("role=\"alert\""), "{}", reply.body);
     }
+    assert_eq!(
+        too_large.status, 413,
+        "a body past the form limit is not read"
+    );
+    assert!(too_large.body.contains("role=\"alert\""));
     let stored: Vec<(String, String)> = activity_log::table
         .select((activity_log::actor, activity_log::target))
         .load(&mut app.conn())
@@ -99,7 +107,11 @@ fn a_login_form_cannot_make_the_server_store_or_hash_huge_input() {
         stored.iter().all(|(a, t)| a.len() <= 254 && t.len() <= 254),
         "nothing longer than an email is stored"
     );
-    assert_eq!(app.activity_count("login.failed"), 1, "only the real guess");
+    assert_eq!(
+        app.activity_count("login.failed"),
+        0,
+        "none was a real guess"
+    );
 }
 
 #[test]
@@ -239,4 +251,90 @@ fn the_api_scope_needs_a_bearer_key_and_answers_json() {
     }
     assert_eq!(with_key.status, 404, "{}", with_key.body);
     assert!(with_key.body.contains("\"code\":\"not_found\""));
+}
+
+/// A sign-in attempt that arrived through a proxy which says the client is `forwarded_for`.
+fn login_via_proxy(app: &TestApp, email: &str, password: &str, forwarded_for: &str) -> u16 {
+    let mut client = app.client();
+    let page = client.get("/login");
+    let token = hidden_value(&page.body, "csrf_token").unwrap();
+    client
+        .post_with(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+            ],
+            &[("X-Forwarded-For", forwarded_for)],
+        )
+        .status
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.trusted_proxies = creditdesk::config::parse_trusted_proxies("127.0.0.1").unwrap();
+    });
+    for n in 0..5 {
+        let email = format!("typo{n}@example.com");
+        assert_eq!(login_via_proxy(&app, &email, "guess", "203.0.113.7"), 401);
+    }
+
+    let colleague = login_via_proxy(&app, "owner@example.com", PASSWORD, "198.51.100.2");
+    let same_client = login_via_proxy(&app, "support@example.com", PASSWORD, "203.0.113.7");
+
+    assert_eq!(
+        colleague, 303,
+        "another client behind the proxy is not locked out"
+    );
+    assert_eq!(same_client, 429, "the client who typed wrong five times is");
+    let ips: Vec<Option<String>> = activity_log::table
+        .filter(activity_log::action.eq("login.failed"))
+        .select(activity_log::ip)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(ips, vec![Some("203.0.113.7".to_owned()); 5]);
+}
+
+#[test]
+fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = TestApp::spawn();
+    for n in 0..5 {
+        let forged = format!("203.0.113.{n}");
+        assert_eq!(
+            login_via_proxy(&app, &format!("typo{n}@example.com"), "guess", &forged),
+            401
+        );
+    }
+    assert_eq!(
+        login_via_proxy(&app, "owner@example.com", PASSWORD, "198.51.100.99"),
+        429,
+        "a forged header does not escape the throttle"
+    );
+}
+
+#[test]
+fn cookies_are_secure_when_the_settings_say_so() {
+    let plain = TestApp::spawn();
+    let secure = TestApp::spawn_with(|settings| settings.secure_cookies = true);
+
+    let plain_cookies = plain
+        .client()
+        .login("owner@example.com", PASSWORD)
+        .set_cookies;
+    let secure_cookies = secure
+        .client()
+        .login("owner@example.com", PASSWORD)
+        .set_cookies;
+
+    let session = |cookies: &[String]| {
+        cookies
+            .iter()
+            .find(|c| c.starts_with("creditdesk_session="))
+            .cloned()
+            .unwrap()
+    };
+    assert!(!session(&plain_cookies).contains("Secure"));
+    assert!(session(&secure_cookies).contains("Secure"));
 }

@@ -24,9 +24,19 @@ fn stdout(output: &Output) -> String {
 
 /// Starts `serve` on a free port and returns what it printed up to "listening".
 fn first_lines_of_serve(db: &TestDb) -> String {
+    let (mut child, printed) = start_serve(db, "127.0.0.1:0");
+    child.kill().expect("stop serve");
+    child.wait().expect("wait for serve");
+    printed
+}
+
+/// Starts `serve --bind bind`; returns the running server and what it printed up to
+/// "listening".
+fn start_serve(db: &TestDb, bind: &str) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_creditdesk"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", bind])
         .env("DATABASE_URL", &db.url)
+        .env_remove("CREDITDESK_SECURE_COOKIES")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -37,13 +47,30 @@ fn first_lines_of_serve(db: &TestDb) -> String {
         let line = line.expect("line");
         printed.push_str(&line);
         printed.push('\n');
-        if line.contains("listening on http://127.0.0.1:") {
+        if line.contains("listening on http://") {
             break;
         }
     }
-    child.kill().expect("stop serve");
-    child.wait().expect("wait for serve");
-    printed
+    (child, printed)
+}
+
+#[test]
+fn cookies_are_secure_by_default_unless_only_loopback_listens() {
+    let db = TestDb::new();
+    for (bind, secure) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
+        let (mut child, printed) = start_serve(&db, bind);
+        let port = printed
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .expect("a port");
+        let mut client = common::Client::new(&format!("http://127.0.0.1:{port}"));
+        let page = client.get("/login");
+        child.kill().expect("stop serve");
+        child.wait().expect("wait for serve");
+        let cookie = page.set_cookies.join("; ");
+        assert_eq!(cookie.contains("Secure"), secure, "{bind}: {cookie}");
+    }
 }
 
 #[test]

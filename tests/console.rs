@@ -856,7 +856,7 @@ fn the_live_preview_says_what_would_happen() {
     );
     assert!(preview(&mut client, "mode=change&amount=-121").contains("Below zero"));
     assert!(preview(&mut client, "mode=change&amount=1.5").contains("whole number"));
-    assert!(preview(&mut client, "mode=set&amount=120").contains("No change"));
+    assert!(preview(&mut client, "mode=set&amount=120").contains("nothing to change"));
     assert!(preview(&mut client, "mode=change&amount=20000").contains("Large change"));
     let mut support = app.signed_in(Role::Support);
     assert_eq!(

@@ -8,7 +8,7 @@ use std::thread;
 
 use common::{configure, currency, customer, TestDb};
 use creditdesk::db::{self, DbConnection, Pool};
-use creditdesk::domain::{Change, Note, MAX_BALANCE};
+use creditdesk::domain::{BalanceError, Change, Note, MAX_BALANCE};
 use creditdesk::ledger::verify::verify;
 use creditdesk::ledger::{self, Actor, Adjustment, LedgerError, Posted, Source};
 use diesel::connection::SimpleConnection;
@@ -32,6 +32,7 @@ fn adjust(
             expected_version,
             actor: Actor::System,
             source: Source::Console,
+            audit: None,
         },
     )
 }
@@ -212,9 +213,15 @@ fn random_sequences_keep_every_invariant() {
                     (Err(LedgerError::VersionConflict { balance, .. }), Op::StaleBy(_)) => {
                         prop_assert_eq!(*balance, model.balance)
                     }
-                    (Err(LedgerError::NothingToChange), _) => prop_assert_eq!(delta, 0),
-                    (Err(LedgerError::BelowZero { .. }), _) => prop_assert!(after < 0),
-                    (Err(LedgerError::AboveMaximum { .. }), _) => prop_assert!(after > MAX_BALANCE),
+                    (Err(LedgerError::Balance(BalanceError::NothingToChange { .. })), _) => {
+                        prop_assert_eq!(delta, 0)
+                    }
+                    (Err(LedgerError::Balance(BalanceError::BelowZero { .. })), _) => {
+                        prop_assert!(after < 0)
+                    }
+                    (Err(LedgerError::Balance(BalanceError::AboveMaximum { .. })), _) => {
+                        prop_assert!(after > MAX_BALANCE)
+                    }
                     (Ok(posted), Op::Set(_) | Op::By(_)) => {
                         prop_assert!(delta != 0 && (0..=MAX_BALANCE).contains(&after));
                         model.balance = after;
@@ -259,9 +266,10 @@ fn the_ledger_and_activity_log_refuse_update_and_delete() {
     creditdesk::store::activity::record(
         &mut conn,
         creditdesk::store::activity::Record {
-            actor: "test",
+            audit: &creditdesk::store::activity::Audit::new("test", None),
             action: "test",
-            ..Default::default()
+            target: "",
+            details: "",
         },
     )
     .unwrap();
@@ -295,15 +303,18 @@ fn refuses_what_the_account_cannot_take() {
     adjust(&mut conn, user, Change::SetTo(120), None).unwrap();
     assert!(matches!(
         adjust(&mut conn, user, Change::By(-121), None),
-        Err(LedgerError::BelowZero { balance: 120, .. })
+        Err(LedgerError::Balance(BalanceError::BelowZero {
+            balance: 120,
+            ..
+        }))
     ));
     assert!(matches!(
         adjust(&mut conn, user, Change::SetTo(120), None),
-        Err(LedgerError::NothingToChange)
+        Err(LedgerError::Balance(BalanceError::NothingToChange { .. }))
     ));
     assert!(matches!(
         adjust(&mut conn, user, Change::By(MAX_BALANCE), None),
-        Err(LedgerError::AboveMaximum { .. })
+        Err(LedgerError::Balance(BalanceError::AboveMaximum { .. }))
     ));
     assert!(matches!(
         adjust(&mut conn, 999_999, Change::By(1), None),

@@ -6,11 +6,11 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{Client, TestApp};
-use creditdesk::bulk::{self, Plan};
 use creditdesk::db::models::CreditTransaction;
 use creditdesk::db::schema::{credit_accounts, credit_transactions, users};
 use creditdesk::domain::{Change, Note, Role};
 use creditdesk::ledger::{self, Actor, Adjustment, Source};
+use creditdesk::seed::{self, Plan};
 use diesel::prelude::*;
 use time::{Date, PrimitiveDateTime};
 
@@ -24,7 +24,7 @@ struct Known {
 
 fn seeded(customers: u64, rows: u64, days: i64) -> TestApp {
     let app = TestApp::spawn();
-    bulk::seed(
+    seed::seed(
         &mut app.conn(),
         &Plan {
             customers,
@@ -110,6 +110,7 @@ fn each_filter_and_combinations_select_exactly_the_right_rows() {
                     expected_version: None,
                     actor: Actor::Admin(1),
                     source: Source::Console,
+                    audit: None,
                 },
             )
             .unwrap();
@@ -261,6 +262,7 @@ fn paging_returns_every_row_once_while_new_rows_arrive() {
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Api,
+                    audit: None,
                 },
             )
             .unwrap();

@@ -1,5 +1,10 @@
-//! Who is signed in, and the guard in front of every non-public URL: CSRF first, then the
-//! session, then the handler (which checks the role).
+//! Who is signed in, and the guards in front of every URL that is not public: the console's
+//! (CSRF on every POST first, then the session) and, in [`api`], the API's bearer key. Each
+//! guard wraps its whole scope in `routes::configure`, so a new route is guarded by where it
+//! is registered, not by a list of exceptions.
+
+pub mod api;
+pub mod sign_in;
 
 use std::future::{ready, Ready};
 
@@ -9,11 +14,12 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use crate::domain::Role;
+use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::store::activity::Audit;
 use crate::store::sessions;
-use crate::web::{query_escape, with_conn};
+use crate::web::{client_ip, query_escape, with_conn};
 
 pub const SESSION_COOKIE: &str = "creditdesk_session";
 pub const LOGIN_CSRF_COOKIE: &str = "creditdesk_login_csrf";
@@ -27,20 +33,18 @@ pub struct CurrentAdmin {
     pub role: Role,
     pub session_id: i64,
     pub csrf_token: String,
+    /// The admin and their address, as the activity log records them.
+    pub audit: Audit,
 }
 
 impl CurrentAdmin {
-    /// 403 unless the admin has one of `roles`.
-    pub fn require(&self, allowed: impl Fn(Role) -> bool, roles: &[Role]) -> Result<(), AppError> {
-        if allowed(self.role) {
+    /// 403, naming the roles that may, unless this admin's role has `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+        if permission.allows(self.role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(roles.to_vec()))
+            Err(AppError::Forbidden(permission))
         }
-    }
-
-    pub fn require_credit_adjuster(&self) -> Result<(), AppError> {
-        self.require(Role::can_adjust_credits, &[Role::Owner, Role::BillingAdmin])
     }
 }
 
@@ -61,35 +65,29 @@ impl FromRequest for CurrentAdmin {
     }
 }
 
-/// URLs anyone may reach (the API checks its own bearer key).
-fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/login" | "/healthz" | "/metrics" | "/api/openapi.json"
-    ) || path.starts_with("/static/")
-        || path.starts_with("/api/v1/")
+/// The application's state, which every guarded request has.
+pub fn state_of(request: &ServiceRequest) -> Result<web::Data<AppState>, AppError> {
+    request
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))
 }
 
-/// Middleware: CSRF on every POST (before anything else), then a live session, else a
-/// redirect to `/login?next=`.
+/// Middleware of the console scope: CSRF on every POST (before anything else), then a live
+/// session, else a redirect to `/login?next=`.
 pub async fn guard(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if is_public(request.path()) {
-        return next
-            .call(request)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    }
-    let state = request
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
+    let state = state_of(&request)?;
     let session = match request.cookie(SESSION_COOKIE) {
         Some(cookie) => {
             let token = cookie.value().to_owned();
-            with_conn(&state.pool, move |conn| Ok(sessions::find(conn, &token)?)).await?
+            let policy = state.settings.sessions;
+            with_conn(&state.pool, move |conn| {
+                Ok(sessions::find_live(conn, &token, policy)?)
+            })
+            .await?
         }
         None => None,
     };
@@ -116,8 +114,10 @@ pub async fn guard(
         ))
         .into());
     };
+    let ip = client_ip(request.request(), &state.settings.trusted_proxies);
     request.extensions_mut().insert(CurrentAdmin {
         admin_id: admin.id,
+        audit: Audit::new(admin.email.clone(), Some(ip)),
         email: admin.email,
         name: admin.name,
         role,
@@ -187,40 +187,84 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Only a path on this site may be a `next` target: `/users/1`, not `//evil.example`.
+/// Where to go after signing in: `next` when it is a path on this site, else `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !path.starts_with("/login") =>
-        {
-            path.to_owned()
-        }
+        Some(path) if is_local_path(path) && !path.starts_with("/login") => path.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+/// A path on this site and nothing a browser could read as another one: printable ASCII
+/// only (browsers drop tabs and line breaks, so `/<TAB>/evil.example` would become
+/// `//evil.example`), one leading `/`, and not followed by `/` or `\`.
+fn is_local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn only_local_paths_are_next_targets() {
-        assert_eq!(
-            safe_next(Some("/users/1?currency=EUR")),
-            "/users/1?currency=EUR"
-        );
+        for good in [
+            "/",
+            "/users/1?currency=EUR",
+            "/promo-credits?email=a%40b&type=x",
+        ] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
         for bad in [
             "//evil.example",
             "https://evil.example",
             "/\\evil",
             "evil",
             "/login?next=/x",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            " /users",
+            "/users x",
+            "/é",
+            "",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/");
+    }
+
+    proptest! {
+        #[test]
+        fn an_accepted_next_is_a_plain_local_path(input in "\\PC{0,12}|[/\\\\\t\r\n a-z.]{0,12}") {
+            let next = safe_next(Some(&input));
+            let bytes = next.as_bytes();
+            prop_assert_eq!(bytes[0], b'/');
+            prop_assert!(!matches!(bytes.get(1), Some(b'/' | b'\\')));
+            prop_assert!(bytes.iter().all(|b| (0x21..=0x7e).contains(b)));
+            // What a browser strips before resolving changes nothing: there is none of it.
+            let stripped: String = next.chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect();
+            prop_assert_eq!(stripped, next.clone());
+            prop_assert!(next == "/" || next == input);
+        }
+
+        #[test]
+        fn a_control_character_anywhere_is_refused(
+            before in "/[a-z]{0,5}",
+            control in "[\t\r\n\u{0}\u{7f}\u{85}]",
+            after in "[/a-z.]{0,8}",
+        ) {
+            prop_assert_eq!(safe_next(Some(&format!("{before}{control}{after}"))), "/");
+        }
+
+        #[test]
+        fn ordinary_paths_are_kept(path in "/[a-z0-9][a-z0-9/?=&%.-]{0,20}") {
+            prop_assume!(!path.starts_with("/login"));
+            prop_assert_eq!(safe_next(Some(&path)), path);
+        }
     }
 }

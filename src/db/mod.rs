@@ -1,9 +1,12 @@
 //! The database: one connection type over SQLite and PostgreSQL, picked at run time from the
-//! URL, a pool of them, embedded migrations, and the few places where a backend needs its
-//! own SQL.
+//! URL, a pool of them, embedded migrations, and (in [`dialect`]) the few places where a
+//! backend needs its own SQL. Code outside this module never matches on the backend.
 
+pub mod dialect;
 pub mod models;
 pub mod schema;
+
+pub use dialect::{lock_account, write_transaction, Backend};
 
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -118,30 +122,52 @@ impl r2d2::ManageConnection for ConnectionManager {
         conn.batch_execute("SELECT 1").map_err(ConnectError::Setup)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection goes back to the pool only if nobody panicked while holding it and no
+    /// transaction is left open on it (on SQLite that would hold the write lock for ever);
+    /// r2d2 closes it otherwise, which rolls the transaction back.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// How many connections the pool keeps and how long a request waits for one.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// After this, the request is answered 503 with `Retry-After` rather than left waiting.
+    pub checkout_timeout: Duration,
+}
+
+impl PoolOptions {
+    pub fn new(max_size: u32) -> PoolOptions {
+        PoolOptions {
+            max_size,
+            checkout_timeout: Duration::from_secs(5),
+        }
     }
 }
 
 /// Connects once (so a bad URL fails at once with the real error), then builds the pool.
-pub fn connect(url: &str, max_size: u32) -> Result<Pool, ConnectError> {
+pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
     let manager = ConnectionManager::new(DatabaseUrl::parse(url));
     let first = r2d2::ManageConnection::connect(&manager)?;
     drop(first);
     Ok(r2d2::Pool::builder()
-        .max_size(max_size)
+        .max_size(options.max_size.max(1))
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(30))
+        .connection_timeout(options.checkout_timeout)
         .build_unchecked(manager))
 }
 
 /// Applies the migrations this backend has not run yet; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let applied = match conn {
-        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
-    }
-    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let migrations = match conn.backend() {
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+    };
+    let applied = conn
+        .run_pending_migrations(migrations)
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(applied.len())
 }
 

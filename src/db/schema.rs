@@ -141,4 +141,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     activity_log,
     credit_daily_totals,
+    login_throttle,
 );
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        window_started_at -> Timestamp,
+        attempts -> BigInt,
+    }
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::forbidden_character;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -21,7 +23,8 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains('@')
             && email.len() <= 254
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !email.chars().any(char::is_whitespace)
+            && forbidden_character(email, false).is_none();
         if valid {
             Ok(Email(email.to_owned()))
         } else {
@@ -64,6 +67,8 @@ mod tests {
             "a b@example.com",
             "a@b@c.com",
             "ann@.com",
+            "ann\u{202E}@example.com",
+            "ann\u{0}@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

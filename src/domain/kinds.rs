@@ -74,9 +74,45 @@ vocabulary! {
     }
 }
 
-impl Role {
-    pub fn can_adjust_credits(self) -> bool {
-        matches!(self, Role::Owner | Role::BillingAdmin)
+/// What an admin may do. Which roles may do it is the permission table of
+/// docs/concepts.md ("Admins and roles"), written here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Customers, balances, the ledger and its notes.
+    View,
+    /// Adjust credits and switch a customer's credit use.
+    AdjustCredits,
+    /// Export the credit list, balances and summary as CSV.
+    Export,
+    ViewSettings,
+    EditSettings,
+    /// Read and export the activity log.
+    ViewActivity,
+    /// Admins, API keys, webhooks and customer imports.
+    ManageAccess,
+    ViewWebhookDeliveries,
+    ChangeOwnPassword,
+}
+
+impl Permission {
+    /// The roles that have this permission.
+    pub fn roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Permission::View
+            | Permission::Export
+            | Permission::ViewSettings
+            | Permission::ChangeOwnPassword => &[Owner, BillingAdmin, Support, Operator],
+            Permission::AdjustCredits => &[Owner, BillingAdmin],
+            Permission::EditSettings | Permission::ManageAccess => &[Owner],
+            Permission::ViewActivity | Permission::ViewWebhookDeliveries => {
+                &[Owner, BillingAdmin, Operator]
+            }
+        }
+    }
+
+    pub fn allows(self, role: Role) -> bool {
+        self.roles().contains(&role)
     }
 }
 
@@ -94,8 +130,11 @@ mod tests {
         }
         assert_eq!(Role::parse("billing_admin"), Ok(Role::BillingAdmin));
         assert!(Role::parse("root").is_err());
-        assert!(Role::BillingAdmin.can_adjust_credits());
-        assert!(!Role::Support.can_adjust_credits());
-        assert!(!Role::Operator.can_adjust_credits());
+        assert!(Permission::AdjustCredits.allows(Role::BillingAdmin));
+        assert!(!Permission::AdjustCredits.allows(Role::Support));
+        assert!(!Permission::AdjustCredits.allows(Role::Operator));
+        assert!(Permission::ViewActivity.allows(Role::Operator));
+        assert!(!Permission::ViewActivity.allows(Role::Support));
+        assert_eq!(Permission::ManageAccess.roles(), &[Role::Owner]);
     }
 }

@@ -2,17 +2,21 @@
 //! type here is built through a parser that says, in a billing admin's words, what is wrong.
 
 mod amount;
+mod balance;
 mod currency;
 mod email;
 mod kinds;
 mod money;
 mod note;
 mod rate;
+mod text;
 
 pub use amount::{parse_amount, AmountError, Change, Mode, MAX_BALANCE};
+pub use balance::{apply, apply_delta, BalanceError};
 pub use currency::{CurrencyCode, CurrencyError};
 pub use email::{Email, EmailError};
-pub use kinds::{Reason, Role, TransactionType, UnknownValue};
+pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
 pub use money::{format_credits, format_grouped, money_value, Money};
 pub use note::{Note, NoteError};
 pub use rate::{ExchangeRate, RateError};
+pub use text::{forbidden_character, normalize_line_breaks, ForbiddenCharacter};

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-/// 1 to 250 Unicode characters after trimming; line breaks kept as `\n`, no other control
-/// characters.
+use super::text::{forbidden_character, normalize_line_breaks, ForbiddenCharacter};
+
+/// 1 to 250 Unicode characters after trimming; line breaks kept as `\n`; nothing that
+/// [`forbidden_character`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note(String);
 
@@ -15,21 +17,19 @@ pub enum NoteError {
     Empty,
     #[error("The note is {0} characters long: keep it to 250.")]
     TooLong(usize),
-    #[error(
-        "The note contains a control character (such as a tab); use plain text and line breaks."
-    )]
-    ControlCharacter,
+    #[error("The note contains {0}. Remove it and use plain text and line breaks.")]
+    Forbidden(ForbiddenCharacter),
 }
 
 impl Note {
     pub fn parse(input: &str) -> Result<Self, NoteError> {
-        let normalized = input.replace("\r\n", "\n").replace('\r', "\n");
+        let normalized = normalize_line_breaks(input);
         let text = normalized.trim();
         if text.is_empty() {
             return Err(NoteError::Empty);
         }
-        if text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(NoteError::ControlCharacter);
+        if let Some(character) = forbidden_character(text, true) {
+            return Err(NoteError::Forbidden(character));
         }
         let length = text.chars().count();
         if length > MAX_NOTE_CHARS {
@@ -43,7 +43,14 @@ impl Note {
         Note::parse(text).unwrap_or_else(|_| {
             let clean: String = text
                 .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
+                .map(|c| {
+                    let mut one = [0u8; 4];
+                    if c == '\n' || forbidden_character(c.encode_utf8(&mut one), false).is_none() {
+                        c
+                    } else {
+                        ' '
+                    }
+                })
                 .take(MAX_NOTE_CHARS)
                 .collect();
             Note(if clean.trim().is_empty() {
@@ -80,9 +87,24 @@ mod tests {
         );
         assert_eq!(Note::parse(""), Err(NoteError::Empty));
         assert_eq!(Note::parse(" \n\t "), Err(NoteError::Empty));
-        assert_eq!(Note::parse("a\tb"), Err(NoteError::ControlCharacter));
-        assert_eq!(Note::parse("a\u{0}b"), Err(NoteError::ControlCharacter));
-        assert_eq!(Note::parse("a\u{1b}b"), Err(NoteError::ControlCharacter));
+        assert_eq!(
+            Note::parse("a\tb"),
+            Err(NoteError::Forbidden(ForbiddenCharacter::Control(9)))
+        );
+        for bad in [
+            "a\u{0}b",
+            "a\u{1b}b",
+            "a\rb",
+            "a\u{202E}b",
+            "a\u{2066}b",
+            "a\u{2029}b",
+        ] {
+            assert!(
+                matches!(Note::parse(bad), Err(NoteError::Forbidden(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(Note::parse("family 👩‍👩‍👧 ok").is_ok());
         assert!(Note::parse(&"é".repeat(250)).is_ok());
         assert_eq!(Note::parse(&"é".repeat(251)), Err(NoteError::TooLong(251)));
     }
@@ -95,6 +117,10 @@ mod tests {
         );
         assert_eq!(Note::generated("").as_str(), "System change");
         assert_eq!(Note::generated(&"x".repeat(300)).as_str().len(), 250);
+        assert_eq!(
+            Note::generated("Refund of \u{202E}INV-1").as_str(),
+            "Refund of  INV-1"
+        );
     }
 
     proptest! {
@@ -104,6 +130,7 @@ mod tests {
                 let text = note.as_str();
                 prop_assert!(!text.is_empty() && text.chars().count() <= 250);
                 prop_assert!(!text.contains('\r'));
+                prop_assert!(forbidden_character(text, true).is_none());
                 prop_assert_eq!(text.trim(), text);
             }
         }

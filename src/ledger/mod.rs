@@ -1,26 +1,31 @@
-//! The ledger: the ONLY code that changes a credit balance.
+//! The ledger: the ONLY code that changes a credit balance (docs/concepts.md, "Ledger" and
+//! "Invariants").
 //!
-//! Every change runs in one database transaction that locks the account, re-reads it, checks
-//! the SPEC's invariants (bounds, expected version, currency enabled), then writes the ledger
-//! row and the new balance, totals and version together. Callers describe the change with a
-//! closure that sees the locked account, so a "set to" or an invoice cap is computed from the
-//! balance as it is inside the lock, never from a stale read.
+//! Every change runs in one write transaction that locks the account, re-reads it, checks the
+//! invariants (expected version, currency enabled, the balance rule of
+//! [`crate::domain::apply_delta`]), then writes the ledger row, the new balance, totals and
+//! version, the day's totals and the activity row together: all of them or none. An account
+//! is created inside that transaction, and only when a row is written, so a refused change
+//! leaves nothing behind. Callers describe the change with a closure that sees the locked
+//! account, so a "set to" or an invoice cap is computed from the balance as it is inside the
+//! lock, never from a stale read.
 
 pub mod verify;
 
 use diesel::prelude::*;
 
+use crate::db::dialect::{insert_account_if_absent, per_backend};
 use crate::db::models::{
     CreditAccount, CreditTransaction, NewCreditAccount, NewCreditTransaction, PromoCreditConfig,
 };
-use crate::db::schema::{
-    credit_accounts, credit_daily_totals, credit_transactions, promo_credit_configs, users,
-};
-use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
+use crate::db::{lock_account, now_utc, write_transaction, DbConnection};
 use crate::domain::{
-    money_value, Change, CurrencyCode, ExchangeRate, Money, Note, Reason, TransactionType,
-    MAX_BALANCE,
+    apply_delta, money_value, BalanceError, Change, CurrencyCode, ExchangeRate, Money, Note,
+    Reason, TransactionType,
 };
+use crate::store::activity::{self, Audit};
+use crate::store::configs;
 
 /// Who made a change; exported as `by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +64,8 @@ pub enum LedgerError {
     CurrencyDisabled(String),
     #[error("This customer's credit use is switched off.")]
     UsageDisabled,
-    #[error("nothing to change: the balance would stay the same.")]
-    NothingToChange,
-    #[error("The balance is {balance} credits; removing {} would take it below zero.", -.delta)]
-    BelowZero { balance: i64, delta: i64 },
-    #[error("The balance is {balance} credits; adding {delta} would take it above the maximum of 1,000,000,000,000.")]
-    AboveMaximum { balance: i64, delta: i64 },
+    #[error(transparent)]
+    Balance(#[from] BalanceError),
     #[error("The balance changed while you were editing: it is now {balance} credits (version {version}). Check it and try again.")]
     VersionConflict { balance: i64, version: i64 },
     #[error(transparent)]
@@ -93,7 +94,8 @@ pub struct Posted {
     pub account: CreditAccount,
 }
 
-/// An account as the locked transaction sees it, with its currency's settings.
+/// An account as the locked transaction sees it (zero and version 0 when it does not exist
+/// yet), with its currency's settings.
 #[derive(Debug, Clone)]
 pub struct Locked {
     pub account: CreditAccount,
@@ -120,6 +122,8 @@ pub struct Adjustment {
     pub expected_version: Option<i64>,
     pub actor: Actor,
     pub source: Source,
+    /// Recorded in the activity log, in the change's transaction.
+    pub audit: Option<Audit>,
 }
 
 /// Sets or changes a balance by an admin's or the API's request.
@@ -133,8 +137,15 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
         expected_version,
         actor,
         source,
+        audit,
     } = adjustment;
-    post(conn, user_id, &currency, expected_version, |locked| {
+    let target = Target {
+        user_id,
+        currency: &currency,
+        expected_version,
+        audit: audit.as_ref(),
+    };
+    post(conn, target, |locked| {
         let delta = change.delta_from(locked.account.balance);
         let kind = match (source, delta > 0) {
             (Source::Console, true) => TransactionType::AdminAdded,
@@ -146,7 +157,7 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
             delta,
             kind,
             reason,
-            note,
+            note: note.clone(),
             actor,
             invoice_id: None,
             idempotency_key: None,
@@ -155,81 +166,170 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
     })
 }
 
-/// The one write path. `plan` sees the locked account and returns the row to write; `post`
-/// enforces the invariants whatever `plan` returns.
-pub fn post<F>(
-    conn: &mut DbConnection,
-    user_id: i64,
-    currency: &CurrencyCode,
-    expected_version: Option<i64>,
-    plan: F,
-) -> Result<Posted, LedgerError>
-where
-    F: FnOnce(&Locked) -> Result<Entry, LedgerError>,
-{
-    let account_id = ensure_account(conn, user_id, currency)?;
-    let posted = conn.transaction(|conn| {
-        let account = lock_account(conn, account_id)?;
-        let config: PromoCreditConfig = promo_credit_configs::table
-            .find(currency.as_str())
-            .select(PromoCreditConfig::as_select())
-            .first(conn)?;
-        if let Some(expected) = expected_version {
-            if expected != account.version {
-                return Err(LedgerError::VersionConflict {
-                    balance: account.balance,
-                    version: account.version,
-                });
-            }
-        }
-        let rate = ExchangeRate::from_e4(config.exchange_rate_e4)
-            .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
-        let locked = Locked {
-            account,
-            config,
-            currency: currency.clone(),
-            rate,
-        };
-        let entry = plan(&locked)?;
-        if !locked.config.enabled && entry.kind != TransactionType::InvoiceRefunded {
-            return Err(LedgerError::CurrencyDisabled(currency.to_string()));
-        }
-        write_entry(conn, &locked, entry)
-    })?;
-    crate::metrics::ledger_write(&posted.transaction.kind);
-    Ok(posted)
+/// Which account a change is for, the version the caller saw, and who to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub user_id: i64,
+    pub currency: &'a CurrencyCode,
+    /// When given and not the account's version: [`LedgerError::VersionConflict`].
+    pub expected_version: Option<i64>,
+    pub audit: Option<&'a Audit>,
 }
 
-/// Checks the entry against the locked account and writes the row and the new balance.
+impl<'a> Target<'a> {
+    /// A change with no version check and no activity row (system rows, seeding).
+    pub fn system(user_id: i64, currency: &'a CurrencyCode) -> Target<'a> {
+        Target {
+            user_id,
+            currency,
+            expected_version: None,
+            audit: None,
+        }
+    }
+}
+
+/// The one write path. `plan` sees the locked account and returns the row to write; `post`
+/// enforces the invariants whatever `plan` returns. `plan` may run again when another
+/// transaction creates the same account at the same moment.
+pub fn post<F>(conn: &mut DbConnection, target: Target<'_>, plan: F) -> Result<Posted, LedgerError>
+where
+    F: Fn(&Locked) -> Result<Entry, LedgerError>,
+{
+    loop {
+        if let Some(posted) = write_transaction(conn, |conn| attempt(conn, target, &plan))? {
+            crate::metrics::ledger_write(&posted.transaction.kind);
+            return Ok(posted);
+        }
+    }
+}
+
+/// One try at a change inside the write transaction; none when the account appeared
+/// meanwhile (only possible on PostgreSQL), and the caller tries again.
+fn attempt<F>(
+    conn: &mut DbConnection,
+    target: Target<'_>,
+    plan: &F,
+) -> Result<Option<Posted>, LedgerError>
+where
+    F: Fn(&Locked) -> Result<Entry, LedgerError>,
+{
+    let Target {
+        user_id,
+        currency,
+        expected_version,
+        audit,
+    } = target;
+    let customer_email = customer_email(conn, user_id)?;
+    let config = configs::find(conn, currency.as_str())?
+        .ok_or_else(|| LedgerError::CurrencyNotOffered(currency.to_string()))?;
+    let existing = lock_account(conn, user_id, currency.as_str())?;
+    let now = now_utc();
+    let account = existing
+        .clone()
+        .unwrap_or_else(|| empty_account(user_id, currency, now));
+    if let Some(expected) = expected_version {
+        if expected != account.version {
+            return Err(LedgerError::VersionConflict {
+                balance: account.balance,
+                version: account.version,
+            });
+        }
+    }
+    let rate = ExchangeRate::from_e4(config.exchange_rate_e4)
+        .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
+    let mut locked = Locked {
+        account,
+        config,
+        currency: currency.clone(),
+        rate,
+    };
+    let entry = plan(&locked)?;
+    if !locked.config.enabled && entry.kind != TransactionType::InvoiceRefunded {
+        return Err(LedgerError::CurrencyDisabled(currency.to_string()));
+    }
+    let balance_after = apply_delta(locked.account.balance, entry.delta)?;
+    if existing.is_none() {
+        match insert_account_if_absent(conn, &new_account(&locked.account, true))? {
+            Some(id) => locked.account.id = id,
+            None => return Ok(None),
+        }
+    }
+    let posted = write_entry(conn, &locked, entry, balance_after, now)?;
+    if let Some(audit) = audit {
+        let row = &posted.transaction;
+        activity::record(
+            conn,
+            activity::Record {
+                audit,
+                action: "credit.adjust",
+                target: &format!("customer {user_id} ({customer_email}) {}", row.currency),
+                details: &format!(
+                    "{} → {} ({:+}): {}",
+                    row.balance_before, row.balance_after, row.delta, row.note
+                ),
+            },
+        )?;
+    }
+    Ok(Some(posted))
+}
+
+fn customer_email(conn: &mut DbConnection, user_id: i64) -> Result<String, LedgerError> {
+    users::table
+        .find(user_id)
+        .select(users::email)
+        .first(conn)
+        .optional()?
+        .ok_or(LedgerError::CustomerNotFound)
+}
+
+/// The account a customer has in a configured currency before its first change.
+fn empty_account(
+    user_id: i64,
+    currency: &CurrencyCode,
+    now: time::PrimitiveDateTime,
+) -> CreditAccount {
+    CreditAccount {
+        id: 0,
+        user_id,
+        currency: currency.to_string(),
+        balance: 0,
+        enabled: true,
+        total_added: 0,
+        total_deducted: 0,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn new_account(account: &CreditAccount, enabled: bool) -> NewCreditAccount<'_> {
+    NewCreditAccount {
+        user_id: account.user_id,
+        currency: &account.currency,
+        balance: 0,
+        enabled,
+        total_added: 0,
+        total_deducted: 0,
+        version: 0,
+        created_at: account.created_at,
+        updated_at: account.updated_at,
+    }
+}
+
+/// Writes the row (already checked) and the account's new balance, totals and version.
 fn write_entry(
     conn: &mut DbConnection,
     locked: &Locked,
     entry: Entry,
+    balance_after: i64,
+    now: time::PrimitiveDateTime,
 ) -> Result<Posted, LedgerError> {
     let account = &locked.account;
     let delta = entry.delta;
-    if delta == 0 {
-        return Err(LedgerError::NothingToChange);
-    }
-    let balance_after = account.balance.checked_add(delta).unwrap_or(i64::MAX);
-    if balance_after < 0 {
-        return Err(LedgerError::BelowZero {
-            balance: account.balance,
-            delta,
-        });
-    }
-    if balance_after > MAX_BALANCE {
-        return Err(LedgerError::AboveMaximum {
-            balance: account.balance,
-            delta,
-        });
-    }
     let currency_value = entry
         .currency_value
         .unwrap_or_else(|| money_value(delta.abs(), locked.rate, &locked.currency))
         .plain();
-    // Taken after the lock, so the rows of one account are in time order.
-    let now = now_utc();
     let new_row = NewCreditTransaction {
         account_id: account.id,
         user_id: account.user_id,
@@ -320,125 +420,78 @@ fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) 
         totals::deducted.eq(totals::deducted + deducted),
     );
     let key = (totals::day, totals::currency, totals::kind, totals::reason);
-    // The upsert is the same SQL on both; the enum cannot carry ON CONFLICT, its variants can.
-    match conn {
-        DbConnection::Pg(pg) => diesel::insert_into(totals::credit_daily_totals)
-            .values(values)
-            .on_conflict(key)
-            .do_update()
-            .set(sums)
-            .execute(pg),
-        DbConnection::Sqlite(sqlite) => diesel::insert_into(totals::credit_daily_totals)
-            .values(values)
-            .on_conflict(key)
-            .do_update()
-            .set(sums)
-            .execute(sqlite),
-    }
+    per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)
+        .values(values)
+        .on_conflict(key)
+        .do_update()
+        .set(sums)
+        .execute(c))
     .map(|_| ())
 }
 
-/// Locks the account row for the rest of the transaction and returns it as stored now.
-fn lock_account(conn: &mut DbConnection, account_id: i64) -> QueryResult<CreditAccount> {
-    let account = credit_accounts::table.find(account_id);
-    match conn {
-        DbConnection::Pg(pg) => account
-            .select(CreditAccount::as_select())
-            .for_update()
-            .first(pg),
-        DbConnection::Sqlite(sqlite) => {
-            // A write as the transaction's first statement takes SQLite's single write lock
-            // now, waiting on busy_timeout; reading first and writing later would instead fail
-            // with "database is locked" when another writer got in between.
-            diesel::update(credit_accounts::table.find(account_id))
-                .set(credit_accounts::version.eq(credit_accounts::version))
-                .execute(sqlite)?;
-            account.select(CreditAccount::as_select()).first(sqlite)
-        }
-    }
+/// What a credit-use switch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageSwitch {
+    pub was_enabled: bool,
+    pub enabled: bool,
 }
 
-/// The account of (customer, currency), created empty on first use. Runs outside the write
-/// transaction: on PostgreSQL a unique violation would abort the transaction around it.
-fn ensure_account(
-    conn: &mut DbConnection,
-    user_id: i64,
-    currency: &CurrencyCode,
-) -> Result<i64, LedgerError> {
-    if let Some(id) = find_account_id(conn, user_id, currency)? {
-        return Ok(id);
-    }
-    let customer_exists: bool =
-        diesel::select(diesel::dsl::exists(users::table.find(user_id))).get_result(conn)?;
-    if !customer_exists {
-        return Err(LedgerError::CustomerNotFound);
-    }
-    let configured: bool = diesel::select(diesel::dsl::exists(
-        promo_credit_configs::table.find(currency.as_str()),
-    ))
-    .get_result(conn)?;
-    if !configured {
-        return Err(LedgerError::CurrencyNotOffered(currency.to_string()));
-    }
-    let now = now_utc();
-    let inserted = diesel::insert_into(credit_accounts::table)
-        .values(NewCreditAccount {
-            user_id,
-            currency: currency.as_str(),
-            balance: 0,
-            enabled: true,
-            total_added: 0,
-            total_deducted: 0,
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        })
-        .returning(credit_accounts::id)
-        .get_result(conn);
-    match inserted {
-        Ok(id) => Ok(id),
-        Err(e) if is_unique_violation(&e) => find_account_id(conn, user_id, currency)?
-            .ok_or(LedgerError::Database(diesel::result::Error::NotFound)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn find_account_id(
-    conn: &mut DbConnection,
-    user_id: i64,
-    currency: &CurrencyCode,
-) -> QueryResult<Option<i64>> {
-    credit_accounts::table
-        .filter(credit_accounts::user_id.eq(user_id))
-        .filter(credit_accounts::currency.eq(currency.as_str()))
-        .select(credit_accounts::id)
-        .first(conn)
-        .optional()
-}
-
-/// Switches whether the customer may spend credits in `currency`; returns the account before
-/// and after. Not a balance change: no ledger row, no new version.
+/// Switches whether the customer may spend credits in `currency`. Not a balance change: no
+/// ledger row, no new version; but an audited state change, recorded in its transaction.
+/// Switching to what it already is writes nothing.
 pub fn set_usage(
     conn: &mut DbConnection,
     user_id: i64,
     currency: &CurrencyCode,
     enabled: bool,
-) -> Result<(CreditAccount, CreditAccount), LedgerError> {
-    let account_id = ensure_account(conn, user_id, currency)?;
-    conn.transaction(|conn| {
-        let before = lock_account(conn, account_id)?;
-        let now = now_utc();
-        diesel::update(credit_accounts::table.find(account_id))
-            .set((
-                credit_accounts::enabled.eq(enabled),
-                credit_accounts::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let after = CreditAccount {
-            enabled,
-            updated_at: now,
-            ..before.clone()
-        };
-        Ok((before, after))
-    })
+    audit: &Audit,
+) -> Result<UsageSwitch, LedgerError> {
+    loop {
+        let switched = write_transaction(conn, |conn| -> Result<_, LedgerError> {
+            let customer_email = customer_email(conn, user_id)?;
+            if configs::find(conn, currency.as_str())?.is_none() {
+                return Err(LedgerError::CurrencyNotOffered(currency.to_string()));
+            }
+            let existing = lock_account(conn, user_id, currency.as_str())?;
+            let was_enabled = existing.as_ref().is_none_or(|a| a.enabled);
+            let switch = UsageSwitch {
+                was_enabled,
+                enabled,
+            };
+            if was_enabled == enabled {
+                return Ok(Some(switch));
+            }
+            let now = now_utc();
+            match existing {
+                Some(account) => {
+                    diesel::update(credit_accounts::table.find(account.id))
+                        .set((
+                            credit_accounts::enabled.eq(enabled),
+                            credit_accounts::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                }
+                None => {
+                    let account = empty_account(user_id, currency, now);
+                    if insert_account_if_absent(conn, &new_account(&account, enabled))?.is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+            let word = |on: bool| if on { "on" } else { "off" };
+            activity::record(
+                conn,
+                activity::Record {
+                    audit,
+                    action: "credit.usage",
+                    target: &format!("customer {user_id} ({customer_email}) {currency}"),
+                    details: &format!("credit use {} → {}", word(was_enabled), word(enabled)),
+                },
+            )?;
+            Ok(Some(switch))
+        })?;
+        if let Some(switch) = switched {
+            return Ok(switch);
+        }
+    }
 }

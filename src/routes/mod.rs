@@ -1,68 +1,113 @@
-//! HTTP handlers by resource. No SQL here: handlers call the store and the ledger.
+//! HTTP handlers, one module per URL: `users` for `/users…`, `promo_credits` for
+//! `/promo-credits…`. Every handler has one shape: parse a typed form (`crate::forms`) or
+//! filter (`crate::filters`), call the ledger or the store, render. No SQL here.
+//!
+//! The route tables below are the only place a route is registered, and where it is
+//! registered decides its guard: public, the console's sign-in guard, or the API's key.
 
 mod account;
-mod credit_list;
 mod health;
 mod login;
 mod promo_credits;
-mod reports;
 mod static_files;
-pub mod users;
+mod users;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 
+use crate::auth;
 use crate::error::AppError;
 use crate::web::see_other;
 
+/// A route as registered: its method (lower case) and path pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+/// Declares a route table once: the list of full paths (for metrics labels and tests) and
+/// the function that registers each path, relative to its scope's `$prefix`.
+macro_rules! route_table {
+    ($(#[$meta:meta])* $table:ident, $register:ident, $prefix:literal { $($method:ident $path:literal => $handler:path,)* }) => {
+        $(#[$meta])*
+        pub const $table: &[Route] = &[$(Route { method: stringify!($method), path: concat!($prefix, $path) }),*];
+
+        fn $register(_config: &mut web::ServiceConfig) {
+            $(_config.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+route_table! {
+    /// Reachable without signing in (docs/console.md, "Routes").
+    PUBLIC_ROUTES, register_public, "" {
+        get "/login" => login::show,
+        post "/login" => login::submit,
+        get "/healthz" => health::healthz,
+        get "/metrics" => health::metrics,
+        get "/static/{path:.*}" => static_files::serve,
+    }
+}
+
+route_table! {
+    /// Behind the console's guard: CSRF on every POST first, then a live session; each
+    /// handler then checks the role its action needs.
+    CONSOLE_ROUTES, register_console, "" {
+        post "/logout" => login::logout,
+        get "/" => home,
+        get "/users" => users::list,
+        get "/users/{id}" => users::account_info,
+        get "/users/{id}/promo-credits" => users::promo_credits::tab,
+        post "/users/{id}/promo-credits" => users::promo_credits::update,
+        get "/users/{id}/promo-credits/update" => users::promo_credits::update_form,
+        post "/users/{id}/promo-credits/usage" => users::promo_credits::usage,
+        get "/users/{id}/promo-credits/preview" => users::promo_credits::preview,
+        get "/account/password" => account::show,
+        post "/account/password" => account::change,
+        get "/promo-credits" => promo_credits::list,
+        get "/promo-credits/export.csv" => promo_credits::export,
+        get "/promo-credits/balances" => promo_credits::balances::list,
+        get "/promo-credits/balances/export.csv" => promo_credits::balances::export,
+        get "/promo-credits/summary" => promo_credits::summary::show,
+        get "/promo-credits/summary.csv" => promo_credits::summary::export,
+    }
+}
+
+route_table! {
+    /// Under `/api/v1`, behind the API key guard (none yet: docs/api.md).
+    API_ROUTES, register_api, "/api/v1" {}
+}
+
+/// The scope every API route lives in.
+pub const API_SCOPE: &str = "/api/v1";
+
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/static/{path:.*}", web::get().to(static_files::serve))
-        .route("/login", web::get().to(login::show))
-        .route("/login", web::post().to(login::submit))
-        .route("/logout", web::post().to(login::logout))
-        .route("/", web::get().to(home))
-        .route("/users", web::get().to(users::list))
-        .route("/users/{id}", web::get().to(users::account_info))
-        .route(
-            "/users/{id}/promo-credits",
-            web::get().to(promo_credits::tab),
-        )
-        .route(
-            "/users/{id}/promo-credits",
-            web::post().to(promo_credits::update),
-        )
-        .route(
-            "/users/{id}/promo-credits/update",
-            web::get().to(promo_credits::update_form),
-        )
-        .route(
-            "/users/{id}/promo-credits/usage",
-            web::post().to(promo_credits::usage),
-        )
-        .route(
-            "/users/{id}/promo-credits/preview",
-            web::get().to(promo_credits::preview),
-        )
-        .route("/account/password", web::get().to(account::show))
-        .route("/account/password", web::post().to(account::change))
-        .route("/promo-credits", web::get().to(credit_list::list))
-        .route(
-            "/promo-credits/export.csv",
-            web::get().to(credit_list::export),
-        )
-        .route("/promo-credits/balances", web::get().to(reports::balances))
-        .route(
-            "/promo-credits/balances/export.csv",
-            web::get().to(reports::balances_export),
-        )
-        .route("/promo-credits/summary", web::get().to(reports::summary))
-        .route(
-            "/promo-credits/summary.csv",
-            web::get().to(reports::summary_csv),
-        )
-        .default_service(web::to(not_found));
+    register_public(config);
+    config.service(
+        web::scope(API_SCOPE)
+            .wrap(from_fn(auth::api::guard))
+            .configure(register_api)
+            .default_service(web::to(auth::api::not_found)),
+    );
+    config.service(
+        web::scope("")
+            .wrap(from_fn(auth::guard))
+            .configure(register_console)
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// Every route of the three tables.
+pub fn all_routes() -> impl Iterator<Item = &'static Route> {
+    PUBLIC_ROUTES.iter().chain(CONSOLE_ROUTES).chain(API_ROUTES)
+}
+
+/// The pattern as a metric label when it is one of the tables' routes.
+pub fn known_pattern(pattern: &str) -> Option<&'static str> {
+    all_routes()
+        .map(|route| route.path)
+        .find(|path| *path == pattern)
 }
 
 /// The dashboard comes later; until then the console opens on the customer list.

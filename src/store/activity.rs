@@ -1,4 +1,5 @@
-//! The activity log: who did what, appended and never changed.
+//! The activity log: who did what, appended and never changed (docs/concepts.md, "Activity
+//! log"). A row that records a change is written in the same transaction as the change.
 
 use diesel::prelude::*;
 
@@ -6,51 +7,48 @@ use crate::db::models::NewActivity;
 use crate::db::schema::activity_log;
 use crate::db::{now_utc, DbConnection};
 
+/// Who acts, and from where: what every activity row says about its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// The admin's email, the API key's name, or `system`.
+    pub actor: String,
+    /// The client's address, when the action came over HTTP.
+    pub ip: Option<String>,
+}
+
+impl Audit {
+    pub fn new(actor: impl Into<String>, ip: Option<String>) -> Audit {
+        Audit {
+            actor: actor.into(),
+            ip,
+        }
+    }
+
+    /// The server or a shell command acting on its own.
+    pub fn system() -> Audit {
+        Audit::new("system", None)
+    }
+}
+
 /// One action to record.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Record<'a> {
-    pub actor: &'a str,
+    pub audit: &'a Audit,
     pub action: &'a str,
     pub target: &'a str,
     pub details: &'a str,
-    pub ip: Option<&'a str>,
 }
 
 pub fn record(conn: &mut DbConnection, entry: Record<'_>) -> QueryResult<()> {
     diesel::insert_into(activity_log::table)
         .values(NewActivity {
             created_at: now_utc(),
-            actor: entry.actor,
+            actor: &entry.audit.actor,
             action: entry.action,
             target: entry.target,
             details: entry.details,
-            ip: entry.ip,
+            ip: entry.audit.ip.as_deref(),
         })
         .execute(conn)
         .map(|_| ())
 }
-
-/// Failed sign-ins since `since`, for one email and from one IP.
-pub fn recent_login_failures(
-    conn: &mut DbConnection,
-    email: &str,
-    ip: &str,
-    since: time::PrimitiveDateTime,
-) -> QueryResult<(i64, i64)> {
-    let recent = || {
-        activity_log::table
-            .filter(activity_log::action.eq(LOGIN_FAILED))
-            .filter(activity_log::created_at.gt(since))
-    };
-    let by_email = recent()
-        .filter(activity_log::target.eq(email))
-        .count()
-        .get_result(conn)?;
-    let by_ip = recent()
-        .filter(activity_log::ip.eq(ip))
-        .count()
-        .get_result(conn)?;
-    Ok((by_email, by_ip))
-}
-
-pub const LOGIN_FAILED: &str = "login.failed";

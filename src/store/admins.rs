@@ -4,9 +4,11 @@ use diesel::prelude::*;
 
 use crate::db::models::{Admin, NewAdmin};
 use crate::db::schema::admins;
-use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
 use crate::domain::{Email, Role};
-use crate::passwords::{check_new_password, hash_password, PasswordTooShort};
+use crate::passwords::{check_new_password, hash_password, verify_password, PasswordTooShort};
+use crate::store::activity::{self, Audit};
+use crate::store::sessions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -66,19 +68,53 @@ pub fn create(
     }
 }
 
-/// Replaces an admin's password (already checked for length by the caller's rules too).
-pub fn set_password(
+/// Why an admin's own password change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("That is not your current password.")]
+    WrongCurrentPassword,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// An admin replaces their own password: the current one is checked, then in one transaction
+/// the new hash is stored, every other session of theirs ends and the change is recorded.
+/// Returns how many other sessions ended.
+pub fn change_own_password(
     conn: &mut DbConnection,
     admin_id: i64,
-    password: &str,
-) -> Result<(), AdminError> {
-    check_new_password(password)?;
-    let hash = hash_password(password)?;
-    diesel::update(admins::table.find(admin_id))
-        .set((
-            admins::password_hash.eq(hash),
-            admins::updated_at.eq(now_utc()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    current_session: i64,
+    current_password: &str,
+    new_password: &str,
+    audit: &Audit,
+) -> Result<usize, PasswordChangeError> {
+    let stored: String = admins::table
+        .find(admin_id)
+        .select(admins::password_hash)
+        .first(conn)?;
+    if !verify_password(current_password, &stored) {
+        return Err(PasswordChangeError::WrongCurrentPassword);
+    }
+    let hash = hash_password(new_password)?;
+    write_transaction(conn, |conn| {
+        diesel::update(admins::table.find(admin_id))
+            .set((
+                admins::password_hash.eq(&hash),
+                admins::updated_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        let ended = sessions::delete_all_for(conn, admin_id, Some(current_session))?;
+        activity::record(
+            conn,
+            activity::Record {
+                audit,
+                action: "password.change",
+                target: &audit.actor,
+                details: &format!("{ended} other sessions ended"),
+            },
+        )?;
+        Ok(ended)
+    })
 }

@@ -42,3 +42,30 @@ pub fn create(
         .get_result(conn)?;
     Ok(CreatedKey { id, secret })
 }
+
+/// An API key that may be used now.
+#[derive(Debug, Clone)]
+pub struct LiveKey {
+    pub id: i64,
+    pub name: String,
+}
+
+/// The key of a secret, unless revoked; its last-used time is written at most once a minute.
+pub fn find_live(conn: &mut DbConnection, secret: &str) -> QueryResult<Option<LiveKey>> {
+    let now = now_utc();
+    let found: Option<(i64, String, Option<time::PrimitiveDateTime>)> = api_keys::table
+        .filter(api_keys::secret_hash.eq(hash_secret(secret)))
+        .filter(api_keys::revoked_at.is_null())
+        .select((api_keys::id, api_keys::name, api_keys::last_used_at))
+        .first(conn)
+        .optional()?;
+    let Some((id, name, last_used)) = found else {
+        return Ok(None);
+    };
+    if last_used.is_none_or(|at| at <= now - time::Duration::minutes(1)) {
+        diesel::update(api_keys::table.find(id))
+            .set(api_keys::last_used_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(Some(LiveKey { id, name }))
+}

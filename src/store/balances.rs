@@ -11,29 +11,14 @@ use time::{Date, PrimitiveDateTime, Time};
 use crate::db::models::CreditAccount;
 use crate::db::schema::{credit_accounts, credit_transactions, users};
 use crate::db::{DbConnection, MultiBackend};
-use crate::domain::{CurrencyCode, MAX_BALANCE};
-use crate::store::credit_list::{email_prefix_ids, parse_date, resolve, Customers};
+use crate::domain::CurrencyCode;
+use crate::store::credit_list::{email_prefix_ids, resolve, Customers};
 use crate::store::customers::like_escape;
 
 /// Accounts read per step when balances are computed as of a past day.
 const AS_OF_CHUNK: i64 = 500;
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RawBalanceFilter {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub currency: String,
-    #[serde(default)]
-    pub min: String,
-    #[serde(default)]
-    pub max: String,
-    #[serde(default)]
-    pub as_of: String,
-    #[serde(default)]
-    pub sort: String,
-}
-
+/// The order of the balances list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BalanceSort {
     #[default]
@@ -43,132 +28,16 @@ pub enum BalanceSort {
     UpdatedAsc,
 }
 
-impl BalanceSort {
-    pub const ALL: [(BalanceSort, &'static str, &'static str); 4] = [
-        (
-            BalanceSort::BalanceDesc,
-            "-balance",
-            "Largest balance first",
-        ),
-        (BalanceSort::BalanceAsc, "balance", "Smallest balance first"),
-        (BalanceSort::UpdatedDesc, "-updated", "Last changed first"),
-        (
-            BalanceSort::UpdatedAsc,
-            "updated",
-            "Least recently changed first",
-        ),
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, ..)| *s == self)
-            .map(|(_, text, _)| *text)
-            .unwrap_or("-balance")
-    }
-}
-
+/// Which accounts the balances list shows; built from a URL by `crate::filters::balances`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BalanceFilter {
+    /// Lower-cased start of the customer's email.
     pub email_prefix: Option<String>,
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     pub min: Option<i64>,
     pub max: Option<i64>,
     pub as_of: Option<Date>,
     pub sort: BalanceSort,
-}
-
-fn non_empty(text: &str) -> Option<&str> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then_some(trimmed)
-}
-
-impl RawBalanceFilter {
-    pub fn parse(&self) -> Result<BalanceFilter, Vec<(&'static str, String)>> {
-        let mut errors = Vec::new();
-        let currency = non_empty(&self.currency).and_then(|code| match CurrencyCode::parse(code) {
-            Ok(code) => Some(code.to_string()),
-            Err(e) => {
-                errors.push(("currency", e.to_string()));
-                None
-            }
-        });
-        let mut credits = |field: &'static str, text: &str| {
-            non_empty(text).and_then(|text| match text.parse::<i64>() {
-                Ok(value) if (0..=MAX_BALANCE).contains(&value) => Some(value),
-                _ => {
-                    errors.push((field, format!("Enter a whole number of credits from 0 to 1,000,000,000,000 (got {text:?}).")));
-                    None
-                }
-            })
-        };
-        let min = credits("min", &self.min);
-        let max = credits("max", &self.max);
-        if let (Some(min), Some(max)) = (min, max) {
-            if min > max {
-                errors.push(("max", "The maximum is below the minimum.".to_owned()));
-            }
-        }
-        let as_of = non_empty(&self.as_of).and_then(|text| {
-            let parsed = parse_date(text);
-            if parsed.is_none() {
-                errors.push((
-                    "as_of",
-                    format!("Enter the date as YYYY-MM-DD, like 2026-10-31 (got {text:?})."),
-                ));
-            }
-            parsed
-        });
-        let sort = match non_empty(&self.sort) {
-            None => BalanceSort::default(),
-            Some(text) => match BalanceSort::ALL.iter().find(|(_, name, _)| *name == text) {
-                Some((sort, ..)) => *sort,
-                None => {
-                    errors.push((
-                        "sort",
-                        format!("Sort by -balance, balance, -updated or updated, not {text:?}."),
-                    ));
-                    BalanceSort::default()
-                }
-            },
-        };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(BalanceFilter {
-            email_prefix: non_empty(&self.email).map(str::to_lowercase),
-            currency,
-            min,
-            max,
-            as_of,
-            sort,
-        })
-    }
-}
-
-impl BalanceFilter {
-    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut pairs = Vec::new();
-        if let Some(email) = &self.email_prefix {
-            pairs.push(("email", email.clone()));
-        }
-        if let Some(currency) = &self.currency {
-            pairs.push(("currency", currency.clone()));
-        }
-        if let Some(min) = self.min {
-            pairs.push(("min", min.to_string()));
-        }
-        if let Some(max) = self.max {
-            pairs.push(("max", max.to_string()));
-        }
-        if let Some(as_of) = self.as_of {
-            pairs.push(("as_of", as_of.to_string()));
-        }
-        if self.sort != BalanceSort::default() {
-            pairs.push(("sort", self.sort.as_str().to_owned()));
-        }
-        pairs
-    }
 }
 
 /// An account as the list shows it; with `as_of`, the figures are those at the end of that
@@ -200,7 +69,7 @@ fn scoped(filter: &BalanceFilter, customers: &Customers) -> Boxed {
         }
     }
     if let Some(currency) = &filter.currency {
-        query = query.filter(credit_accounts::currency.eq(currency.clone()));
+        query = query.filter(credit_accounts::currency.eq(currency.to_string()));
     }
     query
 }
@@ -412,40 +281,4 @@ fn with_customers(
             }
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_balance_filters() {
-        let raw = RawBalanceFilter {
-            min: "10".into(),
-            max: "5".into(),
-            as_of: "31/10".into(),
-            sort: "size".into(),
-            ..Default::default()
-        };
-        let fields: Vec<&str> = raw
-            .parse()
-            .unwrap_err()
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect();
-        assert_eq!(fields, vec!["max", "as_of", "sort"]);
-        let ok = RawBalanceFilter {
-            email: "A@".into(),
-            min: "0".into(),
-            as_of: "2026-10-31".into(),
-            sort: "-updated".into(),
-            ..Default::default()
-        };
-        let filter = ok.parse().unwrap();
-        assert_eq!(
-            (filter.email_prefix.as_deref(), filter.min, filter.sort),
-            (Some("a@"), Some(0), BalanceSort::UpdatedDesc)
-        );
-        assert_eq!(filter.query_pairs().len(), 4);
-    }
 }

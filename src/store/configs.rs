@@ -1,5 +1,7 @@
 //! Promo credit settings, one row per currency.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use crate::db::models::PromoCreditConfig;
@@ -94,4 +96,27 @@ pub fn ensure_demo_currency(conn: &mut DbConnection, currency: &CurrencyCode) ->
         )?;
     }
     Ok(())
+}
+
+/// The codes of every configured currency, in code order.
+pub fn currency_codes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    list(conn).map(|configs| codes_of(&configs))
+}
+
+/// The codes of `configs`.
+pub fn codes_of(configs: &[PromoCreditConfig]) -> Vec<String> {
+    configs.iter().map(|c| c.currency.clone()).collect()
+}
+
+/// Each currency's rate of one credit, in 1/10,000 units.
+pub fn rates_of(configs: &[PromoCreditConfig]) -> HashMap<String, i64> {
+    configs
+        .iter()
+        .map(|c| (c.currency.clone(), c.exchange_rate_e4))
+        .collect()
+}
+
+/// Every configured currency's rate.
+pub fn rates(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>> {
+    list(conn).map(|configs| rates_of(&configs))
 }

@@ -18,37 +18,14 @@ use crate::store::customers::like_escape;
 /// instead of a list of ids.
 pub const MAX_LISTED_CUSTOMERS: i64 = 1000;
 
-/// The filters as typed in the URL (every field optional; `type` may repeat).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RawFilter {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub external_id: String,
-    #[serde(default)]
-    pub invoice_id: String,
-    #[serde(default)]
-    pub currency: String,
-    #[serde(default, rename = "type")]
-    pub types: Vec<String>,
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub order: String,
-}
-
-/// Checked filters.
+/// Which ledger rows the list shows; built from a URL by `crate::filters::credit_list`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreditFilter {
     /// Lower-cased start of the customer's email.
     pub email_prefix: Option<String>,
     pub external_id: Option<String>,
     pub invoice_id: Option<String>,
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     pub types: Vec<TransactionType>,
     pub reason: Option<Reason>,
     pub from: Option<Date>,
@@ -56,124 +33,7 @@ pub struct CreditFilter {
     pub ascending: bool,
 }
 
-/// A filter field and what is wrong with it.
-pub type FilterError = (&'static str, String);
-
-fn non_empty(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
-/// `2026-11-26`.
-pub fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(
-        text.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
-impl RawFilter {
-    pub fn parse(&self) -> Result<CreditFilter, Vec<FilterError>> {
-        let mut errors = Vec::new();
-        let currency = match non_empty(&self.currency) {
-            None => None,
-            Some(code) => match CurrencyCode::parse(&code) {
-                Ok(code) => Some(code.to_string()),
-                Err(e) => {
-                    errors.push(("currency", e.to_string()));
-                    None
-                }
-            },
-        };
-        let mut types = Vec::new();
-        for text in self.types.iter().filter(|t| !t.trim().is_empty()) {
-            match TransactionType::parse(text.trim()) {
-                Ok(kind) if !types.contains(&kind) => types.push(kind),
-                Ok(_) => {}
-                Err(_) => errors.push(("type", format!("There is no type {:?}.", text.trim()))),
-            }
-        }
-        let reason = match non_empty(&self.reason) {
-            None => None,
-            Some(text) => match Reason::parse(&text) {
-                Ok(reason) => Some(reason),
-                Err(_) => {
-                    errors.push(("reason", format!("There is no reason {text:?}.")));
-                    None
-                }
-            },
-        };
-        let mut date = |field: &'static str, text: &str| match non_empty(text) {
-            None => None,
-            Some(text) => {
-                let parsed = parse_date(&text);
-                if parsed.is_none() {
-                    errors.push((
-                        field,
-                        format!("Enter the date as YYYY-MM-DD, like 2026-11-01 (got {text:?})."),
-                    ));
-                }
-                parsed
-            }
-        };
-        let from = date("from", &self.from);
-        let to = date("to", &self.to);
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                errors.push(("to", "The end date is before the start date.".to_owned()));
-            }
-        }
-        let ascending = match self.order.trim() {
-            "" | "desc" => false,
-            "asc" => true,
-            other => {
-                errors.push(("order", format!("Order is asc or desc, not {other:?}.")));
-                false
-            }
-        };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(CreditFilter {
-            email_prefix: non_empty(&self.email).map(|e| e.to_lowercase()),
-            external_id: non_empty(&self.external_id),
-            invoice_id: non_empty(&self.invoice_id),
-            currency,
-            types,
-            reason,
-            from,
-            to,
-            ascending,
-        })
-    }
-}
-
 impl CreditFilter {
-    /// The filter as URL query pairs (without paging), for links and exports.
-    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut pairs = Vec::new();
-        let mut push = |key, value: &Option<String>| {
-            if let Some(value) = value {
-                pairs.push((key, value.clone()));
-            }
-        };
-        push("email", &self.email_prefix);
-        push("external_id", &self.external_id);
-        push("invoice_id", &self.invoice_id);
-        push("currency", &self.currency);
-        push("reason", &self.reason.map(|r| r.as_str().to_owned()));
-        push("from", &self.from.map(|d| d.to_string()));
-        push("to", &self.to.map(|d| d.to_string()));
-        for kind in &self.types {
-            pairs.push(("type", kind.as_str().to_owned()));
-        }
-        if self.ascending {
-            pairs.push(("order", "asc".to_owned()));
-        }
-        pairs
-    }
-
     /// Whether the per-day totals can answer for this filter (no customer or invoice filter).
     fn totals_from_daily(&self) -> bool {
         self.email_prefix.is_none() && self.external_id.is_none() && self.invoice_id.is_none()
@@ -318,7 +178,7 @@ fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
         query = query.filter(credit_transactions::invoice_id.eq(invoice.clone()));
     }
     if let Some(currency) = &filter.currency {
-        query = query.filter(credit_transactions::currency.eq(currency.clone()));
+        query = query.filter(credit_transactions::currency.eq(currency.to_string()));
     }
     match filter.types.as_slice() {
         [] => {}
@@ -425,7 +285,7 @@ fn exact_totals(
     if filter.totals_from_daily() {
         let mut query = credit_daily_totals::table.into_boxed();
         if let Some(currency) = &filter.currency {
-            query = query.filter(credit_daily_totals::currency.eq(currency.clone()));
+            query = query.filter(credit_daily_totals::currency.eq(currency.to_string()));
         }
         if !filter.types.is_empty() {
             query = query.filter(
@@ -481,64 +341,70 @@ pub fn customers_of(
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A ledger row with the customer and the author it names.
+#[derive(Debug, Clone)]
+pub struct NamedRow {
+    pub row: CreditTransaction,
+    pub email: String,
+    pub external_id: String,
+    /// The admin's email, the API key's name, or `system`.
+    pub by: String,
+}
 
-    #[test]
-    fn parses_filters() {
-        let raw = RawFilter {
-            email: " Ann@Ex ".into(),
-            types: vec![
-                "admin_added".into(),
-                "invoice_applied".into(),
-                "admin_added".into(),
-                "".into(),
-            ],
-            from: "2026-11-01".into(),
-            to: "2026-11-30".into(),
-            order: "asc".into(),
-            ..RawFilter::default()
-        };
-        let filter = raw.parse().unwrap();
-        assert_eq!(filter.email_prefix.as_deref(), Some("ann@ex"));
-        assert_eq!(
-            filter.types,
-            vec![TransactionType::AdminAdded, TransactionType::InvoiceApplied]
-        );
-        assert!(filter.ascending);
-        assert_eq!(
-            filter.from.map(|d| d.to_string()).as_deref(),
-            Some("2026-11-01")
-        );
-    }
+/// Names the customer and author of each row: one query per kind, not per row.
+pub fn with_names(
+    conn: &mut DbConnection,
+    rows: Vec<CreditTransaction>,
+) -> QueryResult<Vec<NamedRow>> {
+    let customers = customers_of(conn, &rows)?;
+    let labels = crate::store::credits::actor_labels(conn, &rows)?;
+    Ok(rows
+        .into_iter()
+        .zip(labels)
+        .map(|(row, by)| {
+            let (email, external) = customers.get(&row.user_id).cloned().unwrap_or_default();
+            NamedRow {
+                row,
+                email,
+                external_id: external.unwrap_or_default(),
+                by,
+            }
+        })
+        .collect())
+}
 
-    #[test]
-    fn says_what_is_wrong() {
-        let raw = RawFilter {
-            currency: "euro".into(),
-            types: vec!["gift".into()],
-            reason: "bribe".into(),
-            from: "01/11/2026".into(),
-            to: "2026-13-01".into(),
-            order: "up".into(),
-            ..RawFilter::default()
-        };
-        let fields: Vec<&str> = raw
-            .parse()
-            .unwrap_err()
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect();
-        assert_eq!(
-            fields,
-            vec!["currency", "type", "reason", "from", "to", "order"]
-        );
-        let backwards = RawFilter {
-            from: "2026-11-02".into(),
-            to: "2026-11-01".into(),
-            ..RawFilter::default()
-        };
-        assert_eq!(backwards.parse().unwrap_err()[0].0, "to");
-    }
+/// One page of the list, and the totals of the whole filter.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub rows: Vec<NamedRow>,
+    /// More rows follow this page.
+    pub more: bool,
+    /// None when too many customers match an email prefix to add their rows up at once.
+    pub totals: Option<Totals>,
+    /// This page starts after a record (it is not the first page).
+    pub after: Option<i64>,
+}
+
+/// Up to `per_page` rows after the record `after` (the keyset cursor), with the totals.
+pub fn list_page(
+    conn: &mut DbConnection,
+    filter: &CreditFilter,
+    after: Option<i64>,
+    per_page: i64,
+) -> QueryResult<ListPage> {
+    let customers = resolve_customers(conn, filter)?;
+    let cursor = match after {
+        Some(id) => cursor_of(conn, id)?,
+        None => None,
+    };
+    let mut rows = page(conn, filter, &customers, cursor, per_page + 1)?;
+    let more = rows.len() as i64 > per_page;
+    rows.truncate(per_page as usize);
+    let totals = totals(conn, filter, &customers)?;
+    Ok(ListPage {
+        rows: with_names(conn, rows)?,
+        more,
+        totals,
+        after,
+    })
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use crate::db::models::{CreditAccount, CreditTransaction};
+use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig, User};
 use crate::db::schema::{admins, api_keys, credit_accounts, credit_transactions};
 use crate::db::DbConnection;
 
@@ -99,4 +99,73 @@ pub fn actor_labels<'a>(
             found.cloned().unwrap_or_else(|| "system".to_owned())
         })
         .collect())
+}
+
+/// A customer's promo credits in one currency, as the tab and the Update form show them.
+#[derive(Debug, Clone)]
+pub struct AccountContext {
+    pub customer: User,
+    /// Every configured currency, in code order.
+    pub configs: Vec<PromoCreditConfig>,
+    /// The currency shown; none when it is not configured (or, with `or_first`, when none is).
+    pub config: Option<PromoCreditConfig>,
+    /// None before the account's first change.
+    pub account: Option<CreditAccount>,
+}
+
+/// The customer and their account in `currency`; with `or_first`, in the first configured
+/// currency when `currency` is none or not configured. None when the customer does not
+/// exist.
+pub fn account_context(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: Option<&str>,
+    or_first: bool,
+) -> QueryResult<Option<AccountContext>> {
+    let Some(customer) = crate::store::customers::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    let configs = crate::store::configs::list(conn)?;
+    let requested = currency.and_then(|code| configs.iter().find(|c| c.currency == code));
+    let config = match requested {
+        Some(config) => Some(config.clone()),
+        None if or_first => configs.first().cloned(),
+        None => None,
+    };
+    let account = match &config {
+        Some(config) => self::account(conn, user_id, &config.currency)?,
+        None => None,
+    };
+    Ok(Some(AccountContext {
+        customer,
+        configs,
+        config,
+        account,
+    }))
+}
+
+/// A page of the history the tab shows, and whether older rows follow.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// Newest first, each with who made it.
+    pub rows: Vec<(CreditTransaction, String)>,
+    pub has_older: bool,
+}
+
+/// Up to `limit` rows of an account older than `before`, with their authors.
+pub fn history_page(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<HistoryPage> {
+    let mut rows = history(conn, user_id, currency, before, limit + 1)?;
+    let has_older = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let labels = actor_labels(conn, &rows)?;
+    Ok(HistoryPage {
+        rows: rows.into_iter().zip(labels).collect(),
+        has_older,
+    })
 }

@@ -73,18 +73,18 @@ pub fn like_escape(text: &str) -> String {
     escaped
 }
 
-/// A page of customers in id order: `q` matches the start of the email, the external id, or
-/// any part of the name (case-insensitive). Returns the page and the total matching.
+/// A page (from 1) of customers in id order: `q` matches the start of the email, the
+/// external id, or any part of the name (case-insensitive). Returns the page and the total
+/// matching.
 pub fn search(
     conn: &mut DbConnection,
-    q: &str,
+    q: Option<&str>,
     page: i64,
     per_page: i64,
 ) -> QueryResult<(Vec<User>, i64)> {
-    let q = q.trim();
     let filtered = || {
         let mut query = users::table.into_boxed();
-        if !q.is_empty() {
+        if let Some(q) = q {
             let lower = q.to_lowercase();
             let email_prefix = format!("{}%", like_escape(&lower));
             let name_part = format!("%{}%", like_escape(&lower));
@@ -105,16 +105,15 @@ pub fn search(
     let total = filtered().count().get_result(conn)?;
     let rows = filtered()
         .order(users::id)
-        .offset((page.max(1) - 1) * per_page)
+        .offset(page.max(1).saturating_sub(1).saturating_mul(per_page))
         .limit(per_page)
         .select(User::as_select())
         .load(conn)?;
     Ok((rows, total))
 }
 
-/// Up to `limit` customers whose email starts with `prefix` (lower-case). The LIKE is what
-/// PostgreSQL's `text_pattern_ops` index answers; SQLite's planner does not use its index for
-/// a bound LIKE pattern, so there the same prefix is also given as a range it does use.
+/// Up to `limit` customers whose email starts with `prefix` (lower-case), found by index on
+/// both backends (see [`crate::db::Backend::needs_prefix_range`]).
 pub fn ids_with_email_prefix(
     conn: &mut DbConnection,
     prefix: &str,
@@ -127,7 +126,7 @@ pub fn ids_with_email_prefix(
                 .escape('\\'),
         )
         .into_boxed();
-    if matches!(conn, DbConnection::Sqlite(_)) {
+    if conn.backend().needs_prefix_range() {
         query = query
             .filter(users::email_lower.ge(prefix.to_owned()))
             .filter(users::email_lower.lt(format!("{prefix}\u{10FFFF}")));

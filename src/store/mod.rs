@@ -1,5 +1,6 @@
-//! Model code: the queries behind each concern. Functions here return `QueryResult` (or a
-//! concern's own error) and never know about HTTP.
+//! Model code: the queries behind each concern. Functions here take checked values only
+//! (`crate::filters` and `crate::forms` parse at the edge), return `QueryResult` (or a
+//! concern's own error), and know nothing of HTTP, URLs or the words shown to people.
 
 pub mod activity;
 pub mod admins;
@@ -9,5 +10,6 @@ pub mod configs;
 pub mod credit_list;
 pub mod credits;
 pub mod customers;
+pub mod login_throttle;
 pub mod sessions;
 pub mod summary;

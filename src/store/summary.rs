@@ -8,7 +8,16 @@ use time::Date;
 
 use crate::db::schema::credit_daily_totals;
 use crate::db::DbConnection;
-use crate::domain::TransactionType;
+use crate::domain::{CurrencyCode, TransactionType};
+
+/// The days a summary covers (both included), for one currency or all; built from a URL by
+/// `crate::filters::summary`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryPeriod {
+    pub currency: Option<CurrencyCode>,
+    pub from: Date,
+    pub to: Date,
+}
 
 /// Types that add to balances; the others take away.
 pub fn adds(kind: TransactionType) -> bool {
@@ -42,14 +51,14 @@ pub struct SummaryLine {
 }
 
 /// One line per currency in `currencies` (and any other currency with movements, unless a
-/// currency is asked for), covering `from` to `to` inclusive.
+/// currency is asked for), covering the period.
 pub fn summarize(
     conn: &mut DbConnection,
     currencies: &[String],
-    only: Option<&str>,
-    from: Date,
-    to: Date,
+    period: &SummaryPeriod,
 ) -> QueryResult<Vec<SummaryLine>> {
+    let (from, to) = (period.from, period.to);
+    let only = period.currency.as_ref().map(CurrencyCode::as_str);
     let mut query = credit_daily_totals::table
         .filter(credit_daily_totals::day.le(to))
         .into_boxed();

@@ -1,15 +1,19 @@
 //! The promo credit list page, its results fragment, and its CSV rows.
 
+use actix_web::http::StatusCode;
 use askama::Template;
 
 use super::{short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
 use crate::db::iso8601;
-use crate::db::models::CreditTransaction;
 use crate::domain::{
     format_credits, format_grouped, CurrencyCode, ExchangeRate, Reason, TransactionType,
 };
-use crate::store::credit_list::{RawFilter, Totals};
+use crate::filters::credit_list::{query_pairs, RawCreditFilter};
+use crate::filters::{Paging, PAGE_SIZES};
+use crate::forms::FieldErrors;
+use crate::store::credit_list::{CreditFilter, ListPage, NamedRow, Totals, MAX_LISTED_CUSTOMERS};
+use crate::web::href;
 
 pub const CSV_HEADER: [&str; 16] = [
     "record_id",
@@ -30,14 +34,6 @@ pub const CSV_HEADER: [&str; 16] = [
     "created_at",
 ];
 
-/// One ledger row with the customer and actor it names.
-pub struct ListedRow<'a> {
-    pub row: &'a CreditTransaction,
-    pub email: &'a str,
-    pub external_id: &'a str,
-    pub by: &'a str,
-}
-
 /// The exchange rate as exported: at least the currency's minor units (`1.00`, `0.125`).
 pub fn rate_text(currency: &str, rate_e4: i64) -> String {
     let minor = CurrencyCode::parse(currency)
@@ -48,13 +44,13 @@ pub fn rate_text(currency: &str, rate_e4: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn write_csv_row(writer: &mut CsvWriter, listed: &ListedRow<'_>) -> csv::Result<()> {
-    let row = listed.row;
+pub fn write_csv_row(writer: &mut CsvWriter, listed: &NamedRow) -> csv::Result<()> {
+    let row = &listed.row;
     writer.write_record([
         row.id.to_string().as_str(),
         row.user_id.to_string().as_str(),
-        &text_cell(listed.external_id),
-        &text_cell(listed.email),
+        &text_cell(&listed.external_id),
+        &text_cell(&listed.email),
         &text_cell(&row.currency),
         &row.kind,
         row.reason.as_deref().unwrap_or(""),
@@ -63,7 +59,7 @@ pub fn write_csv_row(writer: &mut CsvWriter, listed: &ListedRow<'_>) -> csv::Res
         row.balance_after.to_string().as_str(),
         &row.currency_value,
         &rate_text(&row.currency, row.exchange_rate_e4),
-        &text_cell(listed.by),
+        &text_cell(&listed.by),
         &text_cell(&row.note),
         &text_cell(row.invoice_id.as_deref().unwrap_or("")),
         &iso8601(row.created_at),
@@ -92,8 +88,8 @@ pub struct ListRow {
 const NOTE_PREVIEW_CHARS: usize = 60;
 
 impl ListRow {
-    pub fn new(listed: &ListedRow<'_>) -> ListRow {
-        let row = listed.row;
+    pub fn new(listed: &NamedRow) -> ListRow {
+        let row = &listed.row;
         let sign = if row.delta > 0 { "+" } else { "−" };
         let note_short = if row.note.chars().count() > NOTE_PREVIEW_CHARS {
             format!(
@@ -113,7 +109,7 @@ impl ListRow {
                 "/users/{}/promo-credits?currency={}",
                 row.user_id, row.currency
             ),
-            email: listed.email.to_owned(),
+            email: listed.email.clone(),
             delta_text: format!("{sign}{}", format_credits(row.delta.abs())),
             delta_class: if row.delta > 0 { "plus" } else { "minus" },
             value_text: format!(
@@ -129,7 +125,7 @@ impl ListRow {
             currency: row.currency.clone(),
             type_label: super::type_label(&row.kind),
             reason_label: super::reason_label(row.reason.as_deref()),
-            by: listed.by.to_owned(),
+            by: listed.by.clone(),
             note: row.note.clone(),
             note_short,
             invoice_id: row.invoice_id.clone().unwrap_or_default(),
@@ -158,9 +154,9 @@ impl Choice {
             .collect()
     }
 
-    /// The SPEC's page sizes, with the current one selected.
+    /// The page sizes offered, with the current one selected.
     pub fn page_sizes(per_page: i64) -> Vec<Choice> {
-        [20, 50, 100]
+        PAGE_SIZES
             .iter()
             .map(|n| Choice {
                 value: n.to_string(),
@@ -171,30 +167,22 @@ impl Choice {
     }
 }
 
-/// The message for one field among a form's errors.
-pub fn field_error<'a>(errors: &'a [(&'static str, String)], field: &str) -> Option<&'a str> {
-    errors
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map(|(_, message)| message.as_str())
-}
-
 /// The filter form: what was typed, the choices, and any message per field.
 pub struct FilterForm {
-    pub raw: RawFilter,
+    pub raw: RawCreditFilter,
     pub currencies: Vec<Choice>,
     pub types: Vec<Choice>,
     pub reasons: Vec<Choice>,
     pub per_page_choices: Vec<Choice>,
-    pub errors: Vec<(&'static str, String)>,
+    pub errors: FieldErrors,
 }
 
 impl FilterForm {
     pub fn new(
-        raw: RawFilter,
+        raw: RawCreditFilter,
         per_page: i64,
         currencies: Vec<String>,
-        errors: Vec<(&'static str, String)>,
+        errors: FieldErrors,
     ) -> FilterForm {
         let currencies = Choice::currencies(currencies, &raw.currency);
         let types = TransactionType::ALL
@@ -225,7 +213,7 @@ impl FilterForm {
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        field_error(&self.errors, field)
+        self.errors.get(field)
     }
 
     pub fn descending(&self) -> bool {
@@ -243,6 +231,45 @@ pub struct Results {
 }
 
 impl Results {
+    /// One page of the list; `pairs` are the filter's query pairs, for the links.
+    pub fn new(page: ListPage, pairs: &[(&'static str, String)], paging: Paging) -> Results {
+        let mut pairs = pairs.to_vec();
+        let export_href = href("/promo-credits/export.csv", &pairs);
+        pairs.push(("per_page", paging.per_page.to_string()));
+        let next_href = match (page.more, page.rows.last()) {
+            (true, Some(last)) => {
+                let mut next = pairs.clone();
+                next.push(("after", last.row.id.to_string()));
+                Some(href("/promo-credits", &next))
+            }
+            _ => None,
+        };
+        Results {
+            rows: page.rows.iter().map(ListRow::new).collect(),
+            totals_text: match page.totals {
+                Some(totals) => Results::describe(&totals),
+                None => format!(
+                    "More than {} customers match this email: narrow it to see totals.",
+                    format_credits(MAX_LISTED_CUSTOMERS)
+                ),
+            },
+            next_href,
+            first_href: page.after.map(|_| href("/promo-credits", &pairs)),
+            export_href,
+        }
+    }
+
+    /// No rows while the filters need fixing.
+    pub fn refused() -> Results {
+        Results {
+            rows: Vec::new(),
+            totals_text: "Fix the filters to see the list.".to_owned(),
+            next_href: None,
+            first_href: None,
+            export_href: "/promo-credits/export.csv".to_owned(),
+        }
+    }
+
     pub fn describe(totals: &Totals) -> String {
         format!(
             "{} record{} · {} credits added · {} credits used",
@@ -260,6 +287,41 @@ pub struct CreditListPage {
     pub layout: Layout,
     pub form: FilterForm,
     pub results: Results,
+}
+
+impl CreditListPage {
+    /// The page for the filters as typed: a page of rows when they were right, else the
+    /// form with a message per field.
+    pub fn new(
+        layout: Layout,
+        raw: RawCreditFilter,
+        currencies: Vec<String>,
+        checked: Result<(CreditFilter, Paging), FieldErrors>,
+        page: Option<ListPage>,
+    ) -> CreditListPage {
+        let (results, per_page, errors) = match (checked, page) {
+            (Ok((filter, paging)), Some(page)) => (
+                Results::new(page, &query_pairs(&filter), paging),
+                paging.per_page,
+                FieldErrors::default(),
+            ),
+            (checked, _) => (Results::refused(), 50, checked.err().unwrap_or_default()),
+        };
+        CreditListPage {
+            layout,
+            form: FilterForm::new(raw, per_page, currencies, errors),
+            results,
+        }
+    }
+
+    /// 422 while the filters need fixing.
+    pub fn status(&self) -> StatusCode {
+        if self.form.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
 }
 
 #[derive(Template)]

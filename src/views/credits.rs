@@ -4,7 +4,12 @@ use askama::Template;
 
 use super::{short_time, CustomerView, Layout};
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
-use crate::domain::{format_credits, money_value, CurrencyCode, ExchangeRate, Reason};
+use crate::domain::{
+    apply, format_credits, money_value, parse_amount, CurrencyCode, ExchangeRate, Mode, Reason,
+};
+use crate::forms::adjustment::AdjustmentFields;
+use crate::forms::FieldErrors;
+use crate::store::credits::{AccountContext, HistoryPage};
 
 /// The full tab page (no JavaScript, or a first visit).
 #[derive(Template)]
@@ -69,6 +74,75 @@ pub struct Selected {
     pub newer_href: Option<String>,
 }
 
+/// `/users/{id}/promo-credits?currency=EUR`.
+pub fn tab_href(user_id: i64, currency: &str) -> String {
+    format!("/users/{user_id}/promo-credits?currency={currency}")
+}
+
+impl Panel {
+    /// The panel of `context`'s currency with a page of its history. `before` is the page's
+    /// cursor; `confirmation` says what just changed.
+    pub fn new(
+        csrf_token: &str,
+        can_adjust: bool,
+        context: &AccountContext,
+        history: HistoryPage,
+        before: Option<i64>,
+        confirmation: Option<String>,
+    ) -> Panel {
+        let user_id = context.customer.id;
+        let selected_code = context.config.as_ref().map(|c| c.currency.as_str());
+        let currencies = context
+            .configs
+            .iter()
+            .map(|c| CurrencyTab {
+                code: c.currency.clone(),
+                href: tab_href(user_id, &c.currency),
+                selected: selected_code == Some(c.currency.as_str()),
+            })
+            .collect();
+        let selected = context.config.as_ref().map(|config| {
+            let figures = AccountFigures::from(context.account.as_ref());
+            let here = tab_href(user_id, &config.currency);
+            Selected {
+                currency: config.currency.clone(),
+                currency_enabled: config.enabled,
+                rate_text: rate_text(config),
+                balance: figures.balance,
+                version: figures.version,
+                balance_text: format_credits(figures.balance),
+                money_text: money_text(figures.balance, config.exchange_rate_e4, &config.currency),
+                total_added_text: format_credits(figures.total_added),
+                total_deducted_text: format_credits(figures.total_deducted),
+                usage_enabled: figures.usage_enabled,
+                can_adjust,
+                confirmation,
+                older_href: history
+                    .has_older
+                    .then(|| {
+                        history
+                            .rows
+                            .last()
+                            .map(|(r, _)| format!("{here}&before={}", r.id))
+                    })
+                    .flatten(),
+                newer_href: before.map(|_| here.clone()),
+                history: history
+                    .rows
+                    .iter()
+                    .map(|(row, by)| HistoryRow::new(row, by))
+                    .collect(),
+            }
+        });
+        Panel {
+            user_id,
+            csrf_token: csrf_token.to_owned(),
+            currencies,
+            selected,
+        }
+    }
+}
+
 pub struct HistoryRow {
     pub id: i64,
     pub time: String,
@@ -115,7 +189,7 @@ fn signed(delta: i64) -> String {
 }
 
 impl HistoryRow {
-    pub fn new(row: &CreditTransaction, by: String) -> HistoryRow {
+    pub fn new(row: &CreditTransaction, by: &str) -> HistoryRow {
         let value = row.currency_value.parse::<rust_decimal::Decimal>().ok();
         let value_text = match value {
             Some(v) => format!(
@@ -137,7 +211,7 @@ impl HistoryRow {
             after_text: format_credits(row.balance_after),
             reason_label: super::reason_label(row.reason.as_deref()),
             note: row.note.clone(),
-            by,
+            by: by.to_owned(),
             invoice_id: row.invoice_id.clone().unwrap_or_default(),
         }
     }
@@ -154,6 +228,12 @@ pub fn confirmation(row: &CreditTransaction) -> String {
         format_credits(row.balance_before),
         format_credits(row.balance_after)
     )
+}
+
+/// The confirmation after the credit-use switch.
+pub fn usage_confirmation(enabled: bool, currency: &str) -> String {
+    let word = if enabled { "on" } else { "off" };
+    format!("Credit use turned {word} for {currency}.")
 }
 
 /// Balances and totals of an account (or of none yet: all zero).
@@ -186,55 +266,80 @@ impl From<Option<&CreditAccount>> for AccountFigures {
     }
 }
 
-/// The Update Promo Credit form: what was typed, and what is wrong with it.
-#[derive(Default)]
+/// The Update Promo Credit form: what was typed, what is wrong with it, and the account as
+/// it is now.
 pub struct UpdateForm {
     pub user_id: i64,
     pub csrf_token: String,
-    pub currency: String,
-    pub expected_version: String,
-    pub mode: String,
-    pub amount: String,
-    pub note: String,
-    pub reason: String,
+    pub fields: AdjustmentFields,
+    pub errors: FieldErrors,
     pub balance: i64,
     pub balance_text: String,
     pub money_text: String,
     pub rate_text: String,
     pub cancel_href: String,
     pub preview: Option<Preview>,
-    pub form_error: Option<String>,
-    pub mode_error: Option<String>,
-    pub amount_error: Option<String>,
-    pub note_error: Option<String>,
-    pub reason_error: Option<String>,
-    pub currency_error: Option<String>,
 }
 
 impl UpdateForm {
-    pub fn has_errors(&self) -> bool {
-        self.form_error.is_some()
-            || self.mode_error.is_some()
-            || self.amount_error.is_some()
-            || self.note_error.is_some()
-            || self.reason_error.is_some()
-            || self.currency_error.is_some()
+    /// A fresh form for the account of `context`: "set", the current version, nothing typed.
+    pub fn blank(csrf_token: &str, context: &AccountContext) -> UpdateForm {
+        let figures = AccountFigures::from(context.account.as_ref());
+        let fields = AdjustmentFields {
+            currency: context
+                .config
+                .as_ref()
+                .map(|c| c.currency.clone())
+                .unwrap_or_default(),
+            mode: "set".to_owned(),
+            expected_version: figures.version.to_string(),
+            ..AdjustmentFields::default()
+        };
+        UpdateForm::refilled(csrf_token, context, fields, FieldErrors::default())
     }
 
-    /// Shows the account as it is now (after a conflict, the current balance).
-    pub fn show_account(&mut self, figures: &AccountFigures, config: Option<&PromoCreditConfig>) {
-        self.balance = figures.balance;
-        self.balance_text = format_credits(figures.balance);
-        if let Some(config) = config {
-            self.money_text =
-                money_text(figures.balance, config.exchange_rate_e4, &config.currency);
-            self.rate_text = rate_text(config);
+    /// The form again with what was typed and a message beside each field that needs one.
+    pub fn refilled(
+        csrf_token: &str,
+        context: &AccountContext,
+        fields: AdjustmentFields,
+        errors: FieldErrors,
+    ) -> UpdateForm {
+        let figures = AccountFigures::from(context.account.as_ref());
+        let (money, rate) = match &context.config {
+            Some(config) => (
+                money_text(figures.balance, config.exchange_rate_e4, &config.currency),
+                rate_text(config),
+            ),
+            None => (String::new(), String::new()),
+        };
+        UpdateForm {
+            user_id: context.customer.id,
+            csrf_token: csrf_token.to_owned(),
+            cancel_href: tab_href(context.customer.id, &fields.currency),
+            fields,
+            errors,
+            balance: figures.balance,
+            balance_text: format_credits(figures.balance),
+            money_text: money,
+            rate_text: rate,
+            preview: None,
         }
+    }
+
+    /// The message beside one field; `form` for the whole form.
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
     }
 
     /// The note's length as the server counts it, for the counter.
     pub fn note_length(&self) -> usize {
-        self.note.replace("\r\n", "\n").trim().chars().count()
+        self.fields
+            .note
+            .replace("\r\n", "\n")
+            .trim()
+            .chars()
+            .count()
     }
 
     /// The reason choices, with the typed one selected.
@@ -244,7 +349,7 @@ impl UpdateForm {
             .map(|r| ReasonOption {
                 value: r.as_str(),
                 label: r.label(),
-                selected: self.reason == r.as_str(),
+                selected: self.fields.reason == r.as_str(),
             })
             .collect()
     }
@@ -269,52 +374,37 @@ pub fn is_large_change(delta: i64, balance: i64) -> bool {
 }
 
 impl Preview {
-    /// `120 → 170, +50 credits, +50.00 EUR`, or why the change would be refused.
+    fn refused(text: String) -> Option<Preview> {
+        Some(Preview {
+            text,
+            class: "refused",
+            large: false,
+        })
+    }
+
+    /// `120 → 170, +50 credits, +50.00 EUR`, or why the change would be refused: the same
+    /// grammar and balance rule the ledger applies.
     pub fn of(
         mode: &str,
         amount: &str,
         balance: i64,
-        rate_e4: i64,
-        currency: &str,
+        config: &PromoCreditConfig,
     ) -> Option<Preview> {
-        use crate::domain::{parse_amount, Mode, MAX_BALANCE};
         if amount.trim().is_empty() {
             return None;
         }
-        let refused = |text: String| {
-            Some(Preview {
-                text,
-                class: "refused",
-                large: false,
-            })
-        };
         let Some(mode) = Mode::parse(mode) else {
-            return refused("Choose Set new total or Add or remove.".to_owned());
+            return Preview::refused("Choose Set new total or Add or remove.".to_owned());
         };
         let change = match parse_amount(amount, mode) {
             Ok(change) => change,
-            Err(error) => return refused(error.to_string()),
+            Err(error) => return Preview::refused(error.to_string()),
         };
-        let delta = change.delta_from(balance);
-        let after = balance + delta;
-        if delta == 0 {
-            return refused(format!(
-                "No change: the balance is already {} credits.",
-                format_credits(balance)
-            ));
-        }
-        if after < 0 {
-            return refused(format!(
-                "Below zero: {} − {} would be {}.",
-                format_credits(balance),
-                format_credits(-delta),
-                format_credits(after)
-            ));
-        }
-        if after > MAX_BALANCE {
-            return refused("Above the maximum balance of 1,000,000,000,000 credits.".to_owned());
-        }
-        let value = money_text(delta.abs(), rate_e4, currency);
+        let (delta, after) = match apply(balance, change) {
+            Ok(applied) => applied,
+            Err(error) => return Preview::refused(error.to_string()),
+        };
+        let value = money_text(delta.abs(), config.exchange_rate_e4, &config.currency);
         let sign = if delta > 0 { "+" } else { "−" };
         let large = is_large_change(delta, balance);
         Some(Preview {
@@ -333,6 +423,11 @@ impl Preview {
             large,
         })
     }
+
+    /// Why there is no preview: the currency is not offered.
+    pub fn not_offered(currency: &str) -> Option<Preview> {
+        Preview::refused(format!("Promo credits are not offered in {currency}."))
+    }
 }
 
 #[derive(Template)]
@@ -345,10 +440,24 @@ pub struct PreviewFragment {
 mod tests {
     use super::*;
 
+    fn euro() -> PromoCreditConfig {
+        let now = crate::db::now_utc();
+        PromoCreditConfig {
+            currency: "EUR".into(),
+            enabled: true,
+            exchange_rate_e4: 10_000,
+            allow_with_discount_code: false,
+            auto_apply_next_invoice: false,
+            preview_default_used: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     #[test]
     fn previews_say_what_would_happen() {
         let text = |mode, amount, balance| {
-            Preview::of(mode, amount, balance, 10_000, "EUR").map(|p| (p.text, p.large))
+            Preview::of(mode, amount, balance, &euro()).map(|p| (p.text, p.large))
         };
         assert_eq!(
             text("set", "170", 120),
@@ -362,7 +471,10 @@ mod tests {
             .unwrap()
             .0
             .starts_with("Below zero"));
-        assert!(text("set", "120", 120).unwrap().0.starts_with("No change"));
+        assert!(text("set", "120", 120)
+            .unwrap()
+            .0
+            .starts_with("There is nothing to change"));
         assert!(text("set", "1.5", 120).unwrap().0.contains("whole number"));
         assert!(text("change", "1000000000000", 5)
             .unwrap()

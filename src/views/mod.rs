@@ -10,6 +10,9 @@ use time::PrimitiveDateTime;
 
 use crate::auth::CurrentAdmin;
 use crate::db::models::User;
+use crate::filters::customers::{CustomerSearch, RawCustomerSearch};
+use crate::forms::FieldErrors;
+use crate::web::href;
 
 /// What the page frame needs: who is signed in, the CSRF token, the active section.
 pub struct Layout {
@@ -119,6 +122,57 @@ pub struct CustomersPage {
     pub pages: i64,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
+    pub errors: FieldErrors,
+}
+
+impl CustomersPage {
+    /// One page of a search that matched `total` customers.
+    pub fn new(
+        layout: Layout,
+        search: &CustomerSearch,
+        rows: &[User],
+        total: i64,
+        per_page: i64,
+    ) -> CustomersPage {
+        let q = search.q.clone().unwrap_or_default();
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        let link = |page: i64| {
+            let mut pairs = vec![("page", page.to_string())];
+            if !q.is_empty() {
+                pairs.insert(0, ("q", q.clone()));
+            }
+            href("/users", &pairs)
+        };
+        CustomersPage {
+            layout,
+            total_text: match total {
+                1 => "1 customer".to_owned(),
+                n => format!("{} customers", crate::domain::format_credits(n)),
+            },
+            customers: rows.iter().map(CustomerView::from).collect(),
+            prev_href: (search.page > 1).then(|| link((search.page - 1).min(pages))),
+            next_href: (search.page < pages).then(|| link(search.page + 1)),
+            page: search.page,
+            pages,
+            q,
+            errors: FieldErrors::default(),
+        }
+    }
+
+    /// The list with a search that needs fixing: what was typed and why.
+    pub fn refused(layout: Layout, raw: RawCustomerSearch, errors: FieldErrors) -> CustomersPage {
+        CustomersPage {
+            layout,
+            q: raw.q.chars().take(254).collect(),
+            customers: Vec::new(),
+            total_text: "Fix the search to see customers.".to_owned(),
+            page: 1,
+            pages: 1,
+            prev_href: None,
+            next_href: None,
+            errors,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -135,24 +189,20 @@ pub struct PasswordPage {
     pub layout: Layout,
     pub email: String,
     pub done: Option<String>,
-    pub current_error: Option<String>,
-    pub new_error: Option<String>,
-    pub confirm_error: Option<String>,
+    pub errors: FieldErrors,
 }
 
-impl Default for PasswordPage {
-    fn default() -> Self {
+impl PasswordPage {
+    pub fn new(admin: &CurrentAdmin) -> PasswordPage {
         PasswordPage {
-            layout: Layout {
-                csrf_token: String::new(),
-                section: "account",
-                admin: None,
-            },
-            email: String::new(),
+            layout: Layout::new(admin, "account"),
+            email: admin.email.clone(),
             done: None,
-            current_error: None,
-            new_error: None,
-            confirm_error: None,
+            errors: FieldErrors::default(),
         }
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
     }
 }

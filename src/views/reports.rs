@@ -1,15 +1,25 @@
 //! The balances list and the finance summary.
 
+use actix_web::http::StatusCode;
 use askama::Template;
+
+use std::collections::HashMap;
 
 use super::credit_list::Choice;
 use super::credits::money_text;
 use super::{short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
 use crate::db::iso8601;
+use crate::db::models::PromoCreditConfig;
 use crate::domain::{format_credits, CurrencyCode, ExchangeRate, Money};
-use crate::store::balances::{BalanceRow, BalanceSort, RawBalanceFilter};
-use crate::store::summary::{SummaryLine, MOVEMENT_ORDER};
+use crate::filters::balances::{query_pairs, RawBalanceFilter, SORTS};
+use crate::filters::summary::RawSummaryQuery;
+use crate::filters::Paging;
+use crate::forms::FieldErrors;
+use crate::store::balances::{BalanceFilter, BalanceRow, BalanceSort};
+use crate::store::configs::{codes_of, rates_of};
+use crate::store::summary::{SummaryLine, SummaryPeriod, MOVEMENT_ORDER};
+use crate::web::href;
 
 pub const BALANCES_CSV_HEADER: [&str; 10] = [
     "user_id",
@@ -111,20 +121,20 @@ pub struct BalanceForm {
     pub currencies: Vec<Choice>,
     pub sorts: Vec<Choice>,
     pub per_page_choices: Vec<Choice>,
-    pub errors: Vec<(&'static str, String)>,
+    pub errors: FieldErrors,
 }
 
 impl BalanceForm {
     pub fn new(
         raw: RawBalanceFilter,
+        configs: &[PromoCreditConfig],
         per_page: i64,
-        currencies: Vec<String>,
-        errors: Vec<(&'static str, String)>,
+        errors: FieldErrors,
     ) -> BalanceForm {
         let chosen_sort = raw.sort.trim().to_owned();
         BalanceForm {
-            currencies: Choice::currencies(currencies, &raw.currency),
-            sorts: BalanceSort::ALL
+            currencies: Choice::currencies(codes_of(configs), &raw.currency),
+            sorts: SORTS
                 .iter()
                 .map(|(sort, value, label)| Choice {
                     value: (*value).to_owned(),
@@ -140,7 +150,7 @@ impl BalanceForm {
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        super::credit_list::field_error(&self.errors, field)
+        self.errors.get(field)
     }
 }
 
@@ -154,6 +164,89 @@ pub struct BalancesPage {
     pub next_href: Option<String>,
     pub first_href: Option<String>,
     pub export_href: String,
+}
+
+impl BalancesPage {
+    /// The page for the filters as typed: a page of balances when they were right, else the
+    /// form with a message per field.
+    pub fn new(
+        layout: Layout,
+        raw: RawBalanceFilter,
+        configs: &[PromoCreditConfig],
+        checked: Result<(BalanceFilter, Paging), FieldErrors>,
+        page: Option<(Vec<BalanceRow>, bool)>,
+    ) -> BalancesPage {
+        match (checked, page) {
+            (Ok((filter, paging)), Some(page)) => {
+                let form = BalanceForm::new(raw, configs, paging.per_page, FieldErrors::default());
+                BalancesPage::listed(layout, form, configs, page, &filter, paging)
+            }
+            (checked, _) => {
+                let errors = checked.err().unwrap_or_default();
+                BalancesPage::refused(layout, BalanceForm::new(raw, configs, 50, errors))
+            }
+        }
+    }
+
+    /// 422 while the filters need fixing.
+    pub fn status(&self) -> StatusCode {
+        if self.form.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
+    fn listed(
+        layout: Layout,
+        form: BalanceForm,
+        configs: &[PromoCreditConfig],
+        (rows, more): (Vec<BalanceRow>, bool),
+        filter: &BalanceFilter,
+        paging: Paging,
+    ) -> BalancesPage {
+        let rates: HashMap<String, i64> = rates_of(configs);
+        let pairs = query_pairs(filter);
+        let mut pairs = pairs.to_vec();
+        let export_href = href("/promo-credits/balances/export.csv", &pairs);
+        pairs.push(("per_page", paging.per_page.to_string()));
+        let next_href = match (more, rows.last()) {
+            (true, Some(last)) => {
+                let mut next = pairs.clone();
+                next.push(("after", last.account_id.to_string()));
+                Some(href("/promo-credits/balances", &next))
+            }
+            _ => None,
+        };
+        BalancesPage {
+            layout,
+            form,
+            rows: rows
+                .iter()
+                .map(|row| BalanceView::new(row, rates.get(&row.currency).copied()))
+                .collect(),
+            as_of_text: filter.as_of.map(|day| {
+                format!(
+                    "Balances at the end of {day} (UTC), replayed from the ledger; in customer order."
+                )
+            }),
+            next_href,
+            first_href: paging.after.map(|_| href("/promo-credits/balances", &pairs)),
+            export_href,
+        }
+    }
+
+    fn refused(layout: Layout, form: BalanceForm) -> BalancesPage {
+        BalancesPage {
+            layout,
+            form,
+            rows: Vec::new(),
+            as_of_text: None,
+            next_href: None,
+            first_href: None,
+            export_href: "/promo-credits/balances/export.csv".to_owned(),
+        }
+    }
 }
 
 /// A summary line as shown and exported.
@@ -196,14 +289,13 @@ impl SummaryView {
 pub fn write_summary_row(
     writer: &mut CsvWriter,
     line: &SummaryLine,
-    from: &str,
-    to: &str,
+    period: &SummaryPeriod,
     rate_e4: Option<i64>,
 ) -> csv::Result<()> {
     let mut record = vec![
         text_cell(&line.currency).into_owned(),
-        from.to_owned(),
-        to.to_owned(),
+        period.from.to_string(),
+        period.to.to_string(),
         line.opening.to_string(),
     ];
     record.extend(line.movements.iter().map(i64::to_string));
@@ -228,8 +320,60 @@ pub struct SummaryPage {
     pub from: String,
     pub to: String,
     pub currencies: Vec<Choice>,
-    pub errors: Vec<String>,
+    pub errors: FieldErrors,
     pub labels: Vec<&'static str>,
     pub lines: Vec<SummaryView>,
     pub csv_href: String,
+}
+
+impl SummaryPage {
+    /// The summary of a period; `pairs` are the period's query pairs, for the CSV link.
+    pub fn new(
+        layout: Layout,
+        raw: &RawSummaryQuery,
+        configs: &[PromoCreditConfig],
+        lines: &[SummaryLine],
+        pairs: &[(&'static str, String)],
+    ) -> SummaryPage {
+        let rates = rates_of(configs);
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        SummaryPage {
+            layout,
+            from: value("from"),
+            to: value("to"),
+            currencies: Choice::currencies(codes_of(configs), &raw.currency),
+            errors: FieldErrors::default(),
+            labels: movement_labels(),
+            lines: lines
+                .iter()
+                .map(|line| SummaryView::new(line, rates.get(&line.currency).copied()))
+                .collect(),
+            csv_href: href("/promo-credits/summary.csv", pairs),
+        }
+    }
+
+    /// The form again with what was typed, while the period needs fixing.
+    pub fn refused(
+        layout: Layout,
+        raw: &RawSummaryQuery,
+        configs: &[PromoCreditConfig],
+        errors: FieldErrors,
+    ) -> SummaryPage {
+        SummaryPage {
+            layout,
+            from: raw.from.chars().take(40).collect(),
+            to: raw.to.chars().take(40).collect(),
+            currencies: Choice::currencies(codes_of(configs), &raw.currency),
+            errors,
+            labels: movement_labels(),
+            lines: Vec::new(),
+            csv_href: "/promo-credits/summary.csv".to_owned(),
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! Small helpers every handler uses: running diesel off the async workers, rendering
-//! templates, redirects, and reading htmx's request headers.
+//! templates, redirects and links, the client's address, and htmx's request headers.
 
-use actix_web::http::header;
+use std::net::IpAddr;
+
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use ipnet::IpNet;
 
 use crate::db::{DbConnection, Pool};
 use crate::error::AppError;
 
 /// Runs blocking database work on actix's blocking thread pool with a pooled connection.
+/// No connection within the pool's checkout timeout: 503 with `Retry-After`.
 pub async fn with_conn<T, F>(pool: &Pool, work: F) -> Result<T, AppError>
 where
     T: Send + 'static,
@@ -27,11 +31,18 @@ pub fn is_htmx(request: &HttpRequest) -> bool {
     request.headers().contains_key("HX-Request")
 }
 
+/// True when htmx asks to replace the element with this id.
+pub fn htmx_targets(request: &HttpRequest, id: &str) -> bool {
+    is_htmx(request)
+        && request
+            .headers()
+            .get("HX-Target")
+            .and_then(|v| v.to_str().ok())
+            == Some(id)
+}
+
 /// A rendered template as an HTML response with the given status.
-pub fn html(
-    status: actix_web::http::StatusCode,
-    template: &impl Template,
-) -> Result<HttpResponse, AppError> {
+pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -39,7 +50,7 @@ pub fn html(
 }
 
 pub fn ok(template: &impl Template) -> Result<HttpResponse, AppError> {
-    html(actix_web::http::StatusCode::OK, template)
+    html(StatusCode::OK, template)
 }
 
 /// 303 See Other: after a POST, the browser GETs `location`.
@@ -63,7 +74,91 @@ pub fn query_escape(value: &str) -> String {
     out
 }
 
-/// A form's text field as typed, or empty when absent.
-pub fn field(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or("")
+/// `path?key=value&…` with every value escaped; the bare path without pairs.
+pub fn href(path: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", query_escape(v)))
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+/// The address of the person at the other end. `X-Forwarded-For` counts only when the peer
+/// is a trusted proxy: then the nearest address in it that is not itself a trusted proxy.
+pub fn client_ip(request: &HttpRequest, trusted_proxies: &[IpNet]) -> String {
+    let Some(peer) = request.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    forwarded_client(
+        peer,
+        request.headers().get_all("X-Forwarded-For"),
+        trusted_proxies,
+    )
+    .to_string()
+}
+
+fn forwarded_client<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a header::HeaderValue>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    hops.into_iter()
+        .rev()
+        .find(|hop| !is_trusted(hop))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(peer: &str, forwarded: &[&str], trusted: &str) -> String {
+        let values: Vec<header::HeaderValue> = forwarded
+            .iter()
+            .map(|v| header::HeaderValue::from_str(v).unwrap())
+            .collect();
+        let trusted = crate::config::parse_trusted_proxies(trusted).unwrap();
+        forwarded_client(peer.parse().unwrap(), values.iter(), &trusted).to_string()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
+        assert_eq!(client("203.0.113.9", &["10.9.9.9"], ""), "203.0.113.9");
+        assert_eq!(
+            client("203.0.113.9", &["10.9.9.9"], "10.0.0.1"),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client("10.0.0.1", &["198.51.100.7"], "10.0.0.1"),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client(
+                "10.0.0.1",
+                &["6.6.6.6, 198.51.100.7, 10.0.0.2"],
+                "10.0.0.0/24"
+            ),
+            "198.51.100.7",
+            "the nearest untrusted hop, not what the client wrote first"
+        );
+        assert_eq!(
+            client("10.0.0.1", &["6.6.6.6", "198.51.100.7"], "10.0.0.1"),
+            "198.51.100.7"
+        );
+        assert_eq!(client("10.0.0.1", &["not an ip"], "10.0.0.1"), "10.0.0.1");
+        assert_eq!(client("10.0.0.1", &[], "10.0.0.1"), "10.0.0.1");
+    }
 }

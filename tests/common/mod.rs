@@ -55,9 +55,14 @@ impl TestDb {
         matches!(self.cleanup, Cleanup::PostgresDatabase { .. })
     }
 
-    /// A migrated pool on this database.
+    /// A migrated pool of 16 connections on this database.
     pub fn pool(&self) -> Pool {
-        let pool = db::connect(&self.url, 16).expect("connect to the test database");
+        self.pool_with(db::PoolOptions::new(16))
+    }
+
+    /// A migrated pool on this database.
+    pub fn pool_with(&self, options: db::PoolOptions) -> Pool {
+        let pool = db::connect(&self.url, options).expect("connect to the test database");
         db::run_migrations(&mut pool.get().expect("connection")).expect("migrate");
         pool
     }
@@ -156,8 +161,17 @@ pub struct TestApp {
 impl TestApp {
     /// A migrated database with EUR enabled at 1.00, admins of every role, and the server.
     pub fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {})
+    }
+
+    /// The same, with settings changed from the defaults (a pool of 16) by `configure`.
+    pub fn spawn_with(change: impl FnOnce(&mut AppSettings)) -> TestApp {
         let db = TestDb::new();
-        let pool = db.pool();
+        let mut settings = AppSettings::new(db.url.clone());
+        settings.pool = db::PoolOptions::new(16);
+        settings.max_exports = creditdesk::config::default_max_exports(16);
+        change(&mut settings);
+        let pool = db.pool_with(settings.pool);
         {
             let mut conn = pool.get().unwrap();
             configure(&mut conn, "EUR", "1.00");
@@ -168,12 +182,12 @@ impl TestApp {
             }
         }
         let (sender, receiver) = mpsc::channel();
-        let (server_pool, url) = (pool.clone(), db.url.clone());
+        let server_pool = pool.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-                let application = Application::build(server_pool, AppSettings::new(url), listener)
-                    .expect("build app");
+                let application =
+                    Application::build(server_pool, settings, listener).expect("build app");
                 let port = application.port();
                 let server = application.server();
                 sender.send((port, server.handle())).expect("send port");
@@ -223,6 +237,7 @@ impl TestApp {
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Console,
+                    audit: None,
                 },
             )
             .unwrap();

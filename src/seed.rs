@@ -1,5 +1,6 @@
-//! Bulk seeding for benchmarks and tests: customers, accounts and ledger rows with explicit
-//! times, written in large batches instead of one ledger transaction per row. It upholds
+//! `creditdesk seed`: synthetic history for benchmarks and tests. Customers, accounts and
+//! ledger rows with explicit times, written in large batches instead of one ledger
+//! transaction per row. It upholds
 //! every ledger invariant by construction (`creditdesk verify` checks it afterwards): the
 //! whole history is simulated once to know each account's final state, then simulated again
 //! with the same seed to stream the rows out, so memory does not grow with the row count.
@@ -12,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::{Date, Duration, PrimitiveDateTime};
 
+use crate::db::dialect::{per_backend, relax_durability_for_seeding};
 use crate::db::models::{NewCreditAccount, NewCreditTransaction};
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
 use crate::db::{now_utc, DbConnection};
@@ -256,7 +258,7 @@ pub fn seed(
         .map(|c| CurrencyCode::parse(c))
         .collect::<Result<_, _>>()?;
     let now = now_utc();
-    prepare_for_bulk(conn)?;
+    relax_durability_for_seeding(conn)?;
 
     // Pass 1: the final state of every account, and the per-day totals.
     let mut first = Simulation::new(plan, now);
@@ -291,14 +293,9 @@ pub fn seed(
                     updated_at: s.updated_at.unwrap_or(now),
                 })
                 .collect();
-            insert_batch(conn, |c| match c {
-                DbConnection::Pg(pg) => diesel::insert_into(credit_accounts::table)
-                    .values(&accounts)
-                    .execute(pg),
-                DbConnection::Sqlite(s) => diesel::insert_into(credit_accounts::table)
-                    .values(&accounts)
-                    .execute(s),
-            })?;
+            per_backend!(conn, |c| diesel::insert_into(credit_accounts::table)
+                .values(&accounts)
+                .execute(c))?;
         }
         let last_account: i64 = credit_accounts::table
             .select(diesel::dsl::max(credit_accounts::id))
@@ -322,14 +319,9 @@ pub fn seed(
             })
             .collect();
         for chunk in totals.chunks(BATCH) {
-            insert_batch(conn, |c| match c {
-                DbConnection::Pg(pg) => diesel::insert_into(credit_daily_totals::table)
-                    .values(chunk)
-                    .execute(pg),
-                DbConnection::Sqlite(s) => diesel::insert_into(credit_daily_totals::table)
-                    .values(chunk)
-                    .execute(s),
-            })?;
+            per_backend!(conn, |c| diesel::insert_into(credit_daily_totals::table)
+                .values(chunk)
+                .execute(c))?;
         }
         Ok(())
     })?;
@@ -384,14 +376,9 @@ pub fn seed(
                         }
                     })
                     .collect();
-                insert_batch(conn, |c| match c {
-                    DbConnection::Pg(pg) => diesel::insert_into(credit_transactions::table)
-                        .values(&rows)
-                        .execute(pg),
-                    DbConnection::Sqlite(s) => diesel::insert_into(credit_transactions::table)
-                        .values(&rows)
-                        .execute(s),
-                })?;
+                per_backend!(conn, |c| diesel::insert_into(credit_transactions::table)
+                    .values(&rows)
+                    .execute(c))?;
                 in_commit += batch.len() as u64;
                 written += batch.len() as u64;
                 if done {
@@ -403,27 +390,6 @@ pub fn seed(
         progress(written);
     }
     Ok(())
-}
-
-/// Runs one batch (inside the seeding transaction).
-fn insert_batch(
-    conn: &mut DbConnection,
-    insert: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
-) -> anyhow::Result<()> {
-    insert(conn)?;
-    Ok(())
-}
-
-/// Bigger page cache and no fsync while seeding SQLite: a crash mid-seed only loses synthetic
-/// data. PostgreSQL needs nothing special.
-fn prepare_for_bulk(conn: &mut DbConnection) -> QueryResult<()> {
-    use diesel::connection::SimpleConnection;
-    match conn {
-        DbConnection::Sqlite(sqlite) => sqlite.batch_execute(
-            "PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;",
-        ),
-        DbConnection::Pg(pg) => pg.batch_execute("SET synchronous_commit = off"),
-    }
 }
 
 /// Rows committed together while seeding.
@@ -466,10 +432,9 @@ fn insert_customers(
                 )
             })
             .collect();
-        insert_batch(conn, |c| match c {
-            DbConnection::Pg(pg) => diesel::insert_into(users::table).values(&rows).execute(pg),
-            DbConnection::Sqlite(s) => diesel::insert_into(users::table).values(&rows).execute(s),
-        })?;
+        per_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(&rows)
+            .execute(c))?;
         start = end + 1;
     }
     Ok(())

@@ -1,0 +1,2 @@
+DROP INDEX sessions_last_seen;
+DROP TABLE login_throttle;

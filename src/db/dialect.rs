@@ -1,0 +1,132 @@
+//! Where SQLite and PostgreSQL differ, in one place. Everything else is written once against
+//! [`DbConnection`]; the statements the enum cannot carry (`ON CONFLICT`, `FOR UPDATE`) are
+//! written once too, with [`per_backend!`] expanding the same body for each backend.
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+
+use super::models::{CreditAccount, NewCreditAccount};
+use super::schema::credit_accounts;
+use super::DbConnection;
+
+/// Runs `$body` with `$conn` bound to the backend's own connection type, for a statement
+/// that is the same SQL on both but that the connection enum cannot carry.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub use per_backend;
+
+/// Which database a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// SQLite's planner does not use an index for a bound `LIKE 'prefix%'` parameter, but it
+    /// does for the same prefix given as a range; PostgreSQL's `text_pattern_ops` index
+    /// answers the LIKE itself.
+    pub fn needs_prefix_range(self) -> bool {
+        self == Backend::Sqlite
+    }
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Pg(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+type Manager = <DbConnection as Connection>::TransactionManager;
+
+/// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, which takes the
+/// database's single write lock at once (waiting on `busy_timeout`), so a read-then-write
+/// inside cannot fail with "database is locked" half-way; on PostgreSQL it is an ordinary
+/// transaction whose rows are locked as they are read ([`lock_account`]). Inside an open
+/// transaction it nests as a savepoint.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?
+        .is_some();
+    match conn {
+        DbConnection::Sqlite(sqlite) if !nested => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        _ => Manager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// The account of (customer, currency), locked for the rest of the write transaction: a row
+/// lock on PostgreSQL; on SQLite the transaction already holds the write lock.
+pub fn lock_account(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &str,
+) -> QueryResult<Option<CreditAccount>> {
+    let account = credit_accounts::table
+        .filter(credit_accounts::user_id.eq(user_id))
+        .filter(credit_accounts::currency.eq(currency.to_owned()));
+    match conn {
+        DbConnection::Pg(pg) => account
+            .select(CreditAccount::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(sqlite) => account
+            .select(CreditAccount::as_select())
+            .first(sqlite)
+            .optional(),
+    }
+}
+
+/// Inserts the account unless another transaction created it first; returns the new id, or
+/// none when it already existed (on PostgreSQL the insert waits for that transaction).
+pub fn insert_account_if_absent(
+    conn: &mut DbConnection,
+    account: &NewCreditAccount<'_>,
+) -> QueryResult<Option<i64>> {
+    per_backend!(conn, |c| diesel::insert_into(credit_accounts::table)
+        .values(account)
+        .on_conflict((credit_accounts::user_id, credit_accounts::currency))
+        .do_nothing()
+        .returning(credit_accounts::id)
+        .get_result(c)
+        .optional())
+}
+
+/// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this
+/// connection only: while seeding, a crash loses nothing but synthetic data.
+pub fn relax_durability_for_seeding(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(match conn.backend() {
+        Backend::Sqlite => {
+            "PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;"
+        }
+        Backend::Postgres => "SET synchronous_commit = off",
+    })
+}

@@ -1,0 +1,146 @@
+//! The balances list's filters (`/promo-credits/balances` and its export).
+
+use serde::Deserialize;
+
+use super::{currency, date, search_text, whole_number};
+use crate::domain::MAX_BALANCE;
+use crate::forms::{FieldError, FieldErrors};
+use crate::store::balances::{BalanceFilter, BalanceSort};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RawBalanceFilter {
+    pub email: String,
+    pub currency: String,
+    pub min: String,
+    pub max: String,
+    pub as_of: String,
+    pub sort: String,
+}
+
+/// Each order: its name in the URL and the words in the form.
+pub const SORTS: [(BalanceSort, &str, &str); 4] = [
+    (
+        BalanceSort::BalanceDesc,
+        "-balance",
+        "Largest balance first",
+    ),
+    (BalanceSort::BalanceAsc, "balance", "Smallest balance first"),
+    (BalanceSort::UpdatedDesc, "-updated", "Last changed first"),
+    (
+        BalanceSort::UpdatedAsc,
+        "updated",
+        "Least recently changed first",
+    ),
+];
+
+fn sort_name(sort: BalanceSort) -> &'static str {
+    SORTS
+        .iter()
+        .find(|(s, ..)| *s == sort)
+        .map_or("-balance", |(_, name, _)| name)
+}
+
+impl RawBalanceFilter {
+    pub fn parse(&self) -> Result<BalanceFilter, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let email_prefix = errors
+            .take(search_text("email", &self.email))
+            .map(|e| e.to_lowercase());
+        let currency = errors.take(currency("currency", &self.currency));
+        let credits = |field, raw: &str| whole_number(field, raw, 0, MAX_BALANCE, "credits");
+        let min = errors.take(credits("min", &self.min));
+        let max = errors.take(credits("max", &self.max));
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                errors.push(FieldError::new("max", "The maximum is below the minimum."));
+            }
+        }
+        let as_of = errors.take(date("as_of", &self.as_of));
+        let sort = errors.take(match self.sort.trim() {
+            "" => Ok(BalanceSort::default()),
+            text => SORTS
+                .iter()
+                .find(|(_, name, _)| *name == text)
+                .map(|(sort, ..)| *sort)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "sort",
+                        format!("Sort by -balance, balance, -updated or updated, not {text:?}."),
+                    )
+                }),
+        });
+        errors.finish(|| {
+            Some(BalanceFilter {
+                email_prefix,
+                currency,
+                min,
+                max,
+                as_of,
+                sort,
+            })
+        })
+    }
+}
+
+/// The filter as URL query pairs (without paging), for links and exports.
+pub fn query_pairs(filter: &BalanceFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    if let Some(email) = &filter.email_prefix {
+        pairs.push(("email", email.clone()));
+    }
+    if let Some(currency) = &filter.currency {
+        pairs.push(("currency", currency.to_string()));
+    }
+    if let Some(min) = filter.min {
+        pairs.push(("min", min.to_string()));
+    }
+    if let Some(max) = filter.max {
+        pairs.push(("max", max.to_string()));
+    }
+    if let Some(as_of) = filter.as_of {
+        pairs.push(("as_of", as_of.to_string()));
+    }
+    if filter.sort != BalanceSort::default() {
+        pairs.push(("sort", sort_name(filter.sort).to_owned()));
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_balance_filters() {
+        let raw = RawBalanceFilter {
+            min: "10".into(),
+            max: "5".into(),
+            as_of: "31/10".into(),
+            sort: "size".into(),
+            ..Default::default()
+        };
+        let fields: Vec<&str> = raw.parse().unwrap_err().iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["max", "as_of", "sort"]);
+        let ok = RawBalanceFilter {
+            email: "A@".into(),
+            min: "0".into(),
+            as_of: "2026-10-31".into(),
+            sort: "-updated".into(),
+            ..Default::default()
+        };
+        let filter = ok.parse().unwrap();
+        assert_eq!(
+            (filter.email_prefix.as_deref(), filter.min, filter.sort),
+            (Some("a@"), Some(0), BalanceSort::UpdatedDesc)
+        );
+        assert_eq!(query_pairs(&filter).len(), 4);
+        for absurd in ["-1", "1000000000001", "9223372036854775808", "1e3", "\u{0}"] {
+            let raw = RawBalanceFilter {
+                min: absurd.into(),
+                ..Default::default()
+            };
+            assert!(raw.parse().is_err(), "{absurd:?}");
+        }
+    }
+}

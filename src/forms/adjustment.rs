@@ -1,0 +1,182 @@
+//! The Update Promo Credit form (`POST /users/{id}/promo-credits`).
+
+use actix_web::http::StatusCode;
+use serde::Deserialize;
+
+use super::{FieldError, FieldErrors, FORM};
+use crate::domain::{parse_amount, BalanceError, Change, CurrencyCode, Mode, Note, Reason};
+use crate::error::AppError;
+use crate::ledger::{Actor, Adjustment, LedgerError, Source};
+use crate::store::activity::Audit;
+
+/// The form as posted; every field as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AdjustmentFields {
+    pub currency: String,
+    pub mode: String,
+    pub amount: String,
+    pub note: String,
+    pub reason: String,
+    pub expected_version: String,
+}
+
+/// A checked adjustment, not yet tied to a customer or an admin.
+#[derive(Debug, Clone)]
+pub struct AdjustmentInput {
+    pub currency: CurrencyCode,
+    pub change: Change,
+    pub note: Note,
+    pub reason: Option<Reason>,
+    pub expected_version: Option<i64>,
+}
+
+pub const OUT_OF_DATE: &str =
+    "This form is out of date. Close it and open Update Promo Credit again.";
+
+impl AdjustmentFields {
+    pub fn parse(&self) -> Result<AdjustmentInput, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let currency = errors
+            .check(CurrencyCode::parse(&self.currency).map_err(|e| FieldError::new("currency", e)));
+        let mode = errors.check(
+            Mode::parse(&self.mode)
+                .ok_or_else(|| FieldError::new("mode", "Choose Set new total or Add or remove.")),
+        );
+        let change = mode.and_then(|mode| {
+            errors.check(parse_amount(&self.amount, mode).map_err(|e| FieldError::new("amount", e)))
+        });
+        let note = errors.check(Note::parse(&self.note).map_err(|e| FieldError::new("note", e)));
+        let reason = errors.take(match self.reason.trim() {
+            "" => Ok(None),
+            text => Reason::parse(text).map(Some).map_err(|_| {
+                FieldError::new(
+                    "reason",
+                    "Choose a reason from the list, or leave it empty.",
+                )
+            }),
+        });
+        let expected_version = errors.take(match self.expected_version.trim() {
+            "" => Ok(None),
+            text => text
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .map(Some)
+                .ok_or_else(|| FieldError::new(FORM, OUT_OF_DATE)),
+        });
+        errors.finish(|| {
+            Some(AdjustmentInput {
+                currency: currency?,
+                change: change?,
+                note: note?,
+                reason,
+                expected_version,
+            })
+        })
+    }
+}
+
+impl AdjustmentInput {
+    /// The ledger's command: this change to `user_id`'s account, by an admin in the console.
+    pub fn by_admin(self, user_id: i64, admin_id: i64, audit: Audit) -> Adjustment {
+        Adjustment {
+            user_id,
+            currency: self.currency,
+            change: self.change,
+            note: self.note,
+            reason: self.reason,
+            expected_version: self.expected_version,
+            actor: Actor::Admin(admin_id),
+            source: Source::Console,
+            audit: Some(audit),
+        }
+    }
+}
+
+/// Where the ledger's refusal shows on the form, and the answer's status; errors nobody can
+/// fix on the form become the error page.
+pub fn refusal(error: LedgerError) -> Result<(StatusCode, FieldError), AppError> {
+    let field = match &error {
+        LedgerError::CustomerNotFound => return Err(AppError::not_found("This customer")),
+        LedgerError::Database(_) => return Err(AppError::internal(error)),
+        LedgerError::VersionConflict { .. } => {
+            return Ok((StatusCode::CONFLICT, FieldError::new(FORM, error)))
+        }
+        LedgerError::Balance(BalanceError::NothingToChange { .. }) => FORM,
+        LedgerError::Balance(_) => "amount",
+        LedgerError::CurrencyNotOffered(_) => "currency",
+        LedgerError::CurrencyDisabled(_) | LedgerError::UsageDisabled => FORM,
+    };
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        FieldError::new(field, error),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> AdjustmentFields {
+        let mut f = AdjustmentFields {
+            currency: "EUR".into(),
+            mode: "change".into(),
+            amount: "5".into(),
+            note: "a note".into(),
+            ..AdjustmentFields::default()
+        };
+        for (k, v) in pairs {
+            let v = (*v).to_owned();
+            match *k {
+                "currency" => f.currency = v,
+                "mode" => f.mode = v,
+                "amount" => f.amount = v,
+                "note" => f.note = v,
+                "reason" => f.reason = v,
+                "expected_version" => f.expected_version = v,
+                _ => unreachable!(),
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn parses_a_valid_form() {
+        let input = fields(&[
+            ("mode", "set"),
+            ("amount", " 170 "),
+            ("reason", "goodwill"),
+            ("expected_version", "3"),
+        ])
+        .parse()
+        .unwrap();
+        assert_eq!(input.change, Change::SetTo(170));
+        assert_eq!(input.reason, Some(Reason::Goodwill));
+        assert_eq!(input.expected_version, Some(3));
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_every_field_at_once() {
+        let errors = fields(&[
+            ("currency", "eur"),
+            ("amount", "1.5"),
+            ("note", ""),
+            ("reason", "bribe"),
+            ("expected_version", "-1"),
+        ])
+        .parse()
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["currency", "amount", "note", "reason", FORM]);
+        let bad_mode = fields_with_mode("add");
+        assert_eq!(
+            bad_mode.iter().map(|e| e.field).collect::<Vec<_>>(),
+            vec!["mode"]
+        );
+    }
+
+    fn fields_with_mode(mode: &str) -> FieldErrors {
+        fields(&[("mode", mode)]).parse().unwrap_err()
+    }
+}
