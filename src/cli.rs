@@ -338,6 +338,12 @@ fn serve(pool: Pool, settings: Settings, bind: &str) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
+    if settings.secure_cookies && !address.ip().is_loopback() {
+        println!(
+            "Cookies are marked Secure: reach the console over HTTPS (a proxy in front), \
+             or pass --secure-cookies false for plain HTTP on a trusted network."
+        );
+    }
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(pool, settings, listener)?;
         println!("Creditdesk is listening on http://{address}");

@@ -13,7 +13,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 #[error("The password must be at least 12 characters long.")]
 pub struct PasswordTooShort;
 
-/// A password long enough to set (no composition rules, SPEC "Admin").
+/// A password long enough to set (no composition rules: docs/concepts.md, "Admins and roles").
 pub fn check_new_password(password: &str) -> Result<(), PasswordTooShort> {
     if password.chars().count() >= MIN_PASSWORD_CHARS {
         Ok(())

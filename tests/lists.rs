@@ -639,3 +639,27 @@ fn a_broad_email_prefix_lists_exactly_and_explains_the_missing_totals() {
         .contains("More than 1,000 customers match this email: narrow it to see totals."));
     assert_eq!(listed, expected);
 }
+
+#[test]
+fn htmx_gets_the_results_alone_when_it_pages() {
+    let app = seeded(20, 300, 10);
+    let mut client = app.signed_in(Role::Support);
+
+    let page = client.get("/promo-credits?per_page=20");
+    let next = next_link(&page.body).expect("a next page");
+    let fragment = client.get_with(
+        &next,
+        &[("HX-Request", "true"), ("HX-Target", "credit-list-results")],
+    );
+
+    assert_eq!(fragment.status, 200);
+    assert!(
+        fragment
+            .body
+            .starts_with("<section id=\"credit-list-results\""),
+        "{}",
+        &fragment.body[..200.min(fragment.body.len())]
+    );
+    assert!(!fragment.body.contains("<html"));
+    assert_eq!(record_ids(&fragment.body).len(), 20);
+}

@@ -1,4 +1,5 @@
-//! The input grammar of a credit amount typed into the console (SPEC "Input grammar").
+//! The grammar of a credit amount typed into the console (docs/console.md, "Update Promo
+//! Credit").
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! The closed vocabularies of the SPEC: transaction types, reasons and admin roles.
+//! The closed vocabularies of docs/concepts.md: transaction types, reasons, admin roles and
+//! what each role may do.
 
 use std::fmt;
 
@@ -15,7 +16,7 @@ macro_rules! vocabulary {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            /// The stored and exported form, as the SPEC spells it.
+            /// The stored and exported form.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -65,7 +66,7 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// What an admin may do (SPEC permission table).
+    /// A console user's role (docs/concepts.md, "Admins and roles").
     Role {
         Owner = "owner" / "Owner",
         BillingAdmin = "billing_admin" / "Billing admin",

@@ -1,4 +1,4 @@
-//! Checks every ledger invariant of the SPEC over the whole database, account by account, in
+//! Checks every invariant of docs/concepts.md ("Invariants") over the whole database, account by account, in
 //! bounded chunks so that memory stays flat however many rows there are.
 
 use std::collections::BTreeMap;

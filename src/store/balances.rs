@@ -80,7 +80,7 @@ fn end_of(day: Date) -> PrimitiveDateTime {
         .unwrap_or(PrimitiveDateTime::MAX)
 }
 
-/// Up to `limit` rows after the account `after` (the SPEC's keyset cursor), in the filter's
+/// Up to `limit` rows after the account `after` (the keyset cursor of docs/console.md, "Parameters"), in the filter's
 /// order. Returns the rows and whether more follow.
 pub fn page(
     conn: &mut DbConnection,

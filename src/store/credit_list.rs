@@ -209,7 +209,7 @@ fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
 /// Where the previous page ended: the last row's time and id.
 pub type Cursor = (PrimitiveDateTime, i64);
 
-/// The cursor of a record id (the SPEC's `after=`); none when the record does not exist.
+/// The cursor of a record id (`after=`, docs/console.md "Parameters"); none when the record does not exist.
 pub fn cursor_of(conn: &mut DbConnection, record_id: i64) -> QueryResult<Option<Cursor>> {
     credit_transactions::table
         .find(record_id)

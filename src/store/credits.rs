@@ -49,7 +49,7 @@ pub fn transaction(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Credi
         .optional()
 }
 
-/// Who made each row, as the SPEC's `by`: the admin's email, the API key's name, or `system`.
+/// Who made each row, as `by` (docs/concepts.md, "The ledger"): the admin's email, the API key's name, or `system`.
 /// One query per actor kind, whatever the number of rows.
 pub fn actor_labels<'a>(
     conn: &mut DbConnection,

@@ -1,4 +1,4 @@
-//! Customers of the merchant (`users` in the SPEC).
+//! Customers of the merchant (`users`; docs/concepts.md, "Customers").
 
 use diesel::prelude::*;
 

@@ -30,7 +30,7 @@ pub fn adds(kind: TransactionType) -> bool {
     )
 }
 
-/// The SPEC's column order for movements.
+/// The order of movements in the summary and its CSV (docs/exports.md).
 pub const MOVEMENT_ORDER: [TransactionType; 7] = [
     TransactionType::AdminAdded,
     TransactionType::ApiAdded,

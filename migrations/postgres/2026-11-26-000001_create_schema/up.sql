@@ -4,7 +4,7 @@ BEGIN
 END;
 $$;
 
--- Customers of the merchant ("users" in the SPEC).
+-- Customers of the merchant (docs/concepts.md, "Customers").
 CREATE TABLE users (
     id BIGSERIAL PRIMARY KEY,
     external_id TEXT UNIQUE,

@@ -1,4 +1,4 @@
--- Customers of the merchant ("users" in the SPEC).
+-- Customers of the merchant (docs/concepts.md, "Customers").
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     external_id TEXT UNIQUE,

@@ -11,7 +11,7 @@ use crate::filters::balances::{query_pairs, RawBalanceFilter};
 use crate::filters::{from_query, with_paging};
 use crate::startup::AppState;
 use crate::store::{balances, configs};
-use crate::views::reports::{write_balance_row, BalancesPage, BALANCES_CSV_HEADER};
+use crate::views::promo_credits::balances::{write_balance_row, BalancesPage, BALANCES_CSV_HEADER};
 use crate::views::Layout;
 use crate::web::{html, with_conn};
 

@@ -16,7 +16,7 @@ use crate::filters::{from_query, with_paging};
 use crate::startup::AppState;
 use crate::store::configs;
 use crate::store::credit_list::{self, CreditFilter};
-use crate::views::credit_list::{write_csv_row, CreditListPage, ResultsFragment, CSV_HEADER};
+use crate::views::promo_credits::{write_csv_row, CreditListPage, ResultsFragment, CSV_HEADER};
 use crate::views::Layout;
 use crate::web::{html, htmx_targets, with_conn};
 

@@ -11,7 +11,7 @@ use crate::filters::from_query;
 use crate::filters::summary::{query_pairs, RawSummaryQuery};
 use crate::startup::AppState;
 use crate::store::{configs, summary};
-use crate::views::reports::{write_summary_row, SummaryPage, SUMMARY_CSV_HEADER};
+use crate::views::promo_credits::summary::{write_summary_row, SummaryPage, SUMMARY_CSV_HEADER};
 use crate::views::Layout;
 use crate::web::{html, with_conn};
 

@@ -12,7 +12,8 @@ use crate::filters::customers::RawCustomerSearch;
 use crate::filters::from_query;
 use crate::startup::AppState;
 use crate::store::customers;
-use crate::views::{AccountInfoPage, CustomerView, CustomersPage, Layout};
+use crate::views::users::{AccountInfoPage, CustomerView, CustomersPage};
+use crate::views::Layout;
 use crate::web::{html, ok, with_conn};
 
 const PER_PAGE: i64 = 50;

@@ -18,11 +18,12 @@ use crate::forms::FieldErrors;
 use crate::ledger;
 use crate::startup::AppState;
 use crate::store::credits::{self, AccountContext};
-use crate::views::credits::{
+use crate::views::users::promo_credits::{
     confirmation, tab_href, usage_confirmation, AccountFigures, Panel, PanelFragment, Preview,
     PreviewFragment, PromoCreditsPage, UpdateForm, UpdateModal, UpdatePage,
 };
-use crate::views::{CustomerView, Layout};
+use crate::views::users::CustomerView;
+use crate::views::Layout;
 use crate::web::{html, is_htmx, ok, see_other, with_conn};
 
 /// History rows a page of the tab shows.

@@ -1,4 +1,8 @@
-//! The promo credit list page, its results fragment, and its CSV rows.
+//! `/promo-credits`: the promo credit list page, its results fragment and its CSV rows;
+//! `balances` and `summary` hold the pages below it.
+
+pub mod balances;
+pub mod summary;
 
 use actix_web::http::StatusCode;
 use askama::Template;
@@ -282,7 +286,7 @@ impl Results {
 }
 
 #[derive(Template)]
-#[template(path = "credits/list.html")]
+#[template(path = "promo_credits/list.html")]
 pub struct CreditListPage {
     pub layout: Layout,
     pub form: FilterForm,
@@ -325,7 +329,7 @@ impl CreditListPage {
 }
 
 #[derive(Template)]
-#[template(path = "credits/results_fragment.html")]
+#[template(path = "promo_credits/results.html")]
 pub struct ResultsFragment {
     pub results: Results,
 }

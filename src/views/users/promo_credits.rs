@@ -1,8 +1,8 @@
-//! The Promo Credits tab and the Update Promo Credit form.
+//! `/users/{id}/promo-credits`: the Promo Credits tab and the Update Promo Credit form.
 
 use askama::Template;
 
-use super::{short_time, CustomerView, Layout};
+use super::CustomerView;
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
 use crate::domain::{
     apply, format_credits, money_value, parse_amount, CurrencyCode, ExchangeRate, Mode, Reason,
@@ -10,6 +10,7 @@ use crate::domain::{
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
 use crate::store::credits::{AccountContext, HistoryPage};
+use crate::views::{reason_label, short_time, type_label, Layout};
 
 /// The full tab page (no JavaScript, or a first visit).
 #[derive(Template)]
@@ -23,7 +24,7 @@ pub struct PromoCreditsPage {
 
 /// The tab's panel alone, for htmx.
 #[derive(Template)]
-#[template(path = "users/panel_fragment.html")]
+#[template(path = "users/promo_credits_panel.html")]
 pub struct PanelFragment {
     pub panel: Panel,
 }
@@ -38,7 +39,7 @@ pub struct UpdatePage {
 }
 
 #[derive(Template)]
-#[template(path = "users/modal_fragment.html")]
+#[template(path = "users/update_modal.html")]
 pub struct UpdateModal {
     pub form: UpdateForm,
 }
@@ -203,13 +204,13 @@ impl HistoryRow {
         HistoryRow {
             id: row.id,
             time: short_time(row.created_at),
-            type_label: super::type_label(&row.kind),
+            type_label: type_label(&row.kind),
             delta_text: signed(row.delta),
             delta_class: if row.delta > 0 { "plus" } else { "minus" },
             value_text,
             before_text: format_credits(row.balance_before),
             after_text: format_credits(row.balance_after),
-            reason_label: super::reason_label(row.reason.as_deref()),
+            reason_label: reason_label(row.reason.as_deref()),
             note: row.note.clone(),
             by: by.to_owned(),
             invoice_id: row.invoice_id.clone().unwrap_or_default(),
@@ -431,7 +432,7 @@ impl Preview {
 }
 
 #[derive(Template)]
-#[template(path = "users/preview_fragment.html")]
+#[template(path = "users/preview.html")]
 pub struct PreviewFragment {
     pub form: UpdateForm,
 }
