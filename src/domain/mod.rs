@@ -19,4 +19,4 @@ pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
 pub use money::{format_credits, format_grouped, money_value, Money};
 pub use note::{Note, NoteError};
 pub use rate::{ExchangeRate, RateError};
-pub use text::{forbidden_character, normalize_line_breaks, ForbiddenCharacter};
+pub use text::{forbidden_character, normalize_line_breaks, without_controls, ForbiddenCharacter};

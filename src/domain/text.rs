@@ -26,7 +26,7 @@ pub enum ForbiddenCharacter {
     DirectionControl { code: u32, name: &'static str },
     #[error("a carriage return that is not part of a line break")]
     LoneCarriageReturn,
-    #[error("a control character (U+{0:04X}, such as a tab)")]
+    #[error("an invisible control character (U+{0:04X})")]
     Control(u32),
     #[error("a line or paragraph separator (U+{0:04X}); use an ordinary line break")]
     Separator(u32),
@@ -54,6 +54,15 @@ pub fn forbidden_character(text: &str, line_breaks: bool) -> Option<ForbiddenCha
 /// for [`forbidden_character`] to refuse.
 pub fn normalize_line_breaks(text: &str) -> String {
     text.replace("\r\n", "\n")
+}
+
+/// `text` without its control characters, cut to `max_chars`: what was typed, fit to show
+/// again in a page or a message.
+pub fn without_controls(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::auth::constant_time_eq;
 use crate::auth::sign_in::Credentials;
-use crate::domain::Email;
+use crate::domain::{without_controls, Email};
 use crate::error::AppError;
 
 /// Longer passwords are refused before they are hashed: argon2 over megabytes would let
@@ -48,9 +48,9 @@ impl LoginFields {
         })
     }
 
-    /// The email as typed, cut to an email's length, to fill the form in again.
+    /// The email as typed, fit to fill the form in again.
     pub fn email_as_typed(&self) -> String {
-        self.email.trim().chars().take(254).collect()
+        without_controls(self.email.trim(), 254)
     }
 }
 

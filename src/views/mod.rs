@@ -49,6 +49,12 @@ pub fn short_time(at: PrimitiveDateTime) -> String {
     at.format(&format).unwrap_or_default()
 }
 
+/// What someone typed into a search or filter field, fit to fill the field in again: no
+/// control characters (a NUL has no place in a page), at most 254 characters.
+pub fn as_typed(text: &str) -> String {
+    crate::domain::without_controls(text, 254)
+}
+
 /// The words for a stored transaction type (`admin_added` → `Added by admin`).
 pub fn type_label(kind: &str) -> &'static str {
     crate::domain::TransactionType::parse(kind)

@@ -15,9 +15,9 @@ use crate::filters::Paging;
 use crate::forms::FieldErrors;
 use crate::store::balances::{BalanceFilter, BalanceRow, BalanceSort};
 use crate::store::configs::{codes_of, rates_of};
-use crate::views::short_time;
 use crate::views::users::promo_credits::money_text;
 use crate::views::Layout;
+use crate::views::{as_typed, short_time};
 use crate::web::href;
 
 pub const BALANCES_CSV_HEADER: [&str; 10] = [
@@ -113,6 +113,13 @@ impl BalanceForm {
         errors: FieldErrors,
     ) -> BalanceForm {
         let chosen_sort = raw.sort.trim().to_owned();
+        let raw = RawBalanceFilter {
+            email: as_typed(&raw.email),
+            min: as_typed(&raw.min),
+            max: as_typed(&raw.max),
+            as_of: as_typed(&raw.as_of),
+            ..raw
+        };
         BalanceForm {
             currencies: Choice::currencies(codes_of(configs), &raw.currency),
             sorts: SORTS

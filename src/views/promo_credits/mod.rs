@@ -7,7 +7,7 @@ pub mod summary;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-use super::{short_time, Layout};
+use super::{as_typed, short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
 use crate::db::iso8601;
 use crate::domain::{
@@ -206,6 +206,14 @@ impl FilterForm {
             })
             .collect();
         let per_page_choices = Choice::page_sizes(per_page);
+        let raw = RawCreditFilter {
+            email: as_typed(&raw.email),
+            external_id: as_typed(&raw.external_id),
+            invoice_id: as_typed(&raw.invoice_id),
+            from: as_typed(&raw.from),
+            to: as_typed(&raw.to),
+            ..raw
+        };
         FilterForm {
             raw,
             currencies,
@@ -227,6 +235,8 @@ impl FilterForm {
 
 /// The table, totals and pager: the part htmx replaces.
 pub struct Results {
+    /// The filters need fixing: there is no list to show.
+    pub refused: bool,
     pub rows: Vec<ListRow>,
     pub totals_text: String,
     pub next_href: Option<String>,
@@ -249,6 +259,7 @@ impl Results {
             _ => None,
         };
         Results {
+            refused: false,
             rows: page.rows.iter().map(ListRow::new).collect(),
             totals_text: match page.totals {
                 Some(totals) => Results::describe(&totals),
@@ -266,6 +277,7 @@ impl Results {
     /// No rows while the filters need fixing.
     pub fn refused() -> Results {
         Results {
+            refused: true,
             rows: Vec::new(),
             totals_text: "Fix the filters to see the list.".to_owned(),
             next_href: None,

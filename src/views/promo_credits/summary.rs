@@ -10,7 +10,7 @@ use crate::filters::summary::RawSummaryQuery;
 use crate::forms::FieldErrors;
 use crate::store::configs::{codes_of, rates_of};
 use crate::store::summary::{SummaryLine, SummaryPeriod, MOVEMENT_ORDER};
-use crate::views::Layout;
+use crate::views::{as_typed, Layout};
 use crate::web::href;
 
 pub const SUMMARY_CSV_HEADER: [&str; 14] = [
@@ -148,8 +148,8 @@ impl SummaryPage {
     ) -> SummaryPage {
         SummaryPage {
             layout,
-            from: raw.from.chars().take(40).collect(),
-            to: raw.to.chars().take(40).collect(),
+            from: as_typed(&raw.from),
+            to: as_typed(&raw.to),
             currencies: Choice::currencies(codes_of(configs), &raw.currency),
             errors,
             labels: movement_labels(),

@@ -5,7 +5,7 @@ pub mod promo_credits;
 
 use askama::Template;
 
-use super::{short_time, Layout};
+use super::{as_typed, short_time, Layout};
 use crate::db::models::User;
 use crate::filters::customers::{CustomerSearch, RawCustomerSearch};
 use crate::forms::FieldErrors;
@@ -97,7 +97,7 @@ impl CustomersPage {
     pub fn refused(layout: Layout, raw: RawCustomerSearch, errors: FieldErrors) -> CustomersPage {
         CustomersPage {
             layout,
-            q: raw.q.chars().take(254).collect(),
+            q: as_typed(&raw.q),
             customers: Vec::new(),
             total_text: "Fix the search to see customers.".to_owned(),
             page: 1,

@@ -5,7 +5,8 @@ use askama::Template;
 use super::CustomerView;
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
 use crate::domain::{
-    apply, format_credits, money_value, parse_amount, CurrencyCode, ExchangeRate, Mode, Reason,
+    apply, format_credits, money_value, normalize_line_breaks, parse_amount, CurrencyCode,
+    ExchangeRate, Mode, Reason,
 };
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
@@ -335,9 +336,7 @@ impl UpdateForm {
 
     /// The note's length as the server counts it, for the counter.
     pub fn note_length(&self) -> usize {
-        self.fields
-            .note
-            .replace("\r\n", "\n")
+        normalize_line_breaks(&self.fields.note)
             .trim()
             .chars()
             .count()
