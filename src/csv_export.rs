@@ -109,17 +109,51 @@ impl CsvWriter {
     }
 }
 
-/// What an export is: its file name, and how the activity log names it.
-pub struct Export {
+/// A kind of export: its file name, and how the activity log names it.
+pub struct ExportKind {
     /// The start of the file name, like `promo-credits`.
     pub file: &'static str,
     /// The activity action when it completes, like `export.credits`; `.failed` or
     /// `.abandoned` is added when it does not.
     pub action: &'static str,
     pub target: &'static str,
+}
+
+pub const CREDIT_LIST: ExportKind = ExportKind {
+    file: "promo-credits",
+    action: "export.credits",
+    target: "promo credit list",
+};
+
+pub const BALANCES: ExportKind = ExportKind {
+    file: "promo-credit-balances",
+    action: "export.balances",
+    target: "promo credit balances",
+};
+
+pub const SUMMARY: ExportKind = ExportKind {
+    file: "promo-credit-summary",
+    action: "export.summary",
+    target: "promo credit summary",
+};
+
+/// One export: its kind, what it selects and who asked.
+pub struct Export {
+    pub kind: &'static ExportKind,
     /// The filters, as the activity log shows them.
     pub description: String,
     pub audit: Audit,
+}
+
+impl Export {
+    /// An export of `kind` selecting what the query `pairs` say, for `audit`'s actor.
+    pub fn new(kind: &'static ExportKind, pairs: &[(&str, String)], audit: &Audit) -> Export {
+        Export {
+            kind,
+            description: describe_filter(pairs),
+            audit: audit.clone(),
+        }
+    }
 }
 
 /// How an export ended.
@@ -156,7 +190,7 @@ where
     let pool = state.pool.clone();
     let mut conn = web::block(move || pool.get()).await??;
     let pool = state.pool.clone();
-    let file_name = file_name(export.file);
+    let file_name = file_name(export.kind.file);
     let (sender, receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     actix_web::rt::task::spawn_blocking(move || {
         let mut writer = CsvWriter {
@@ -206,7 +240,7 @@ fn record(pool: &crate::db::Pool, export: &Export, outcome: Outcome, rows: u64) 
             format!("abandoned by the client after {rows} rows"),
         ),
         Outcome::Failed(error) => {
-            tracing::error!(error = ?error, action = export.action, rows, "CSV export failed");
+            tracing::error!(error = ?error, action = export.kind.action, rows, "CSV export failed");
             (".failed", format!("failed after {rows} rows"))
         }
     };
@@ -218,15 +252,15 @@ fn record(pool: &crate::db::Pool, export: &Export, outcome: Outcome, rows: u64) 
                 &mut conn,
                 activity::Record {
                     audit: &export.audit,
-                    action: &format!("{}{suffix}", export.action),
-                    target: export.target,
+                    action: &format!("{}{suffix}", export.kind.action),
+                    target: export.kind.target,
                     details: &format!("{}; {ending}", export.description),
                 },
             )
             .map_err(anyhow::Error::from)
         });
     if let Err(error) = recorded {
-        tracing::error!(error = ?error, action = export.action, "could not record an export");
+        tracing::error!(error = ?error, action = export.kind.action, "could not record an export");
     }
 }
 

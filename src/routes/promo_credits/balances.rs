@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
-use crate::csv_export::{self, describe_filter, Export};
+use crate::csv_export::{self, Export};
 use crate::domain::Permission;
 use crate::error::AppError;
 use crate::filters::balances::{query_pairs, RawBalanceFilter};
@@ -46,13 +46,7 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     admin.require(Permission::Export)?;
     let filter = from_query::<RawBalanceFilter>(request.query_string())?.parse()?;
-    let export = Export {
-        file: "promo-credit-balances",
-        action: "export.balances",
-        target: "promo credit balances",
-        description: describe_filter(&query_pairs(&filter)),
-        audit: admin.audit.clone(),
-    };
+    let export = Export::new(&csv_export::BALANCES, &query_pairs(&filter), &admin.audit);
     csv_export::stream(&state, export, move |conn, writer| {
         writer.write_header(BALANCES_CSV_HEADER)?;
         let rates = configs::rates(conn)?;

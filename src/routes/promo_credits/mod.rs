@@ -7,7 +7,7 @@ pub mod summary;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
-use crate::csv_export::{self, describe_filter, CsvWriter, Export};
+use crate::csv_export::{self, CsvWriter, Export};
 use crate::db::DbConnection;
 use crate::domain::Permission;
 use crate::error::AppError;
@@ -61,13 +61,11 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     admin.require(Permission::Export)?;
     let filter = from_query::<RawCreditFilter>(request.query_string())?.parse()?;
-    let export = Export {
-        file: "promo-credits",
-        action: "export.credits",
-        target: "promo credit list",
-        description: describe_filter(&query_pairs(&filter)),
-        audit: admin.audit.clone(),
-    };
+    let export = Export::new(
+        &csv_export::CREDIT_LIST,
+        &query_pairs(&filter),
+        &admin.audit,
+    );
     csv_export::stream(&state, export, move |conn, writer| {
         write_all_rows(conn, &filter, writer)
     })

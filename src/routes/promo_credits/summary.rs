@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
-use crate::csv_export::{self, describe_filter, Export};
+use crate::csv_export::{self, Export};
 use crate::domain::Permission;
 use crate::error::AppError;
 use crate::filters::from_query;
@@ -54,13 +54,7 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     admin.require(Permission::Export)?;
     let period = from_query::<RawSummaryQuery>(request.query_string())?.parse()?;
-    let export = Export {
-        file: "promo-credit-summary",
-        action: "export.summary",
-        target: "promo credit summary",
-        description: describe_filter(&query_pairs(&period)),
-        audit: admin.audit.clone(),
-    };
+    let export = Export::new(&csv_export::SUMMARY, &query_pairs(&period), &admin.audit);
     csv_export::stream(&state, export, move |conn, writer| {
         writer.write_header(SUMMARY_CSV_HEADER)?;
         let configs = configs::list(conn)?;
