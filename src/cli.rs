@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{
     default_max_exports, parse_seconds, parse_trusted_proxies, secure_cookies_by_default, Settings,
-    DEFAULT_DATABASE_URL,
+    DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT,
 };
 use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
@@ -138,6 +138,7 @@ impl ServeArgs {
                 lifetime: time::Duration::hours(i64::from(self.session_hours)),
                 idle: time::Duration::minutes(i64::from(self.session_idle_minutes)),
             },
+            export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
         }
     }
 }

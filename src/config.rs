@@ -30,6 +30,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// `CREDITDESK_SESSION_HOURS` and `CREDITDESK_SESSION_IDLE_MINUTES`.
     pub sessions: SessionPolicy,
+    /// An export whose client reads nothing for this long is ended (and recorded as
+    /// abandoned), so its connection and its place among `max_exports` come back.
+    pub export_stall_limit: Duration,
 }
 
 impl Settings {
@@ -43,9 +46,13 @@ impl Settings {
             pool,
             trusted_proxies: Vec::new(),
             sessions: SessionPolicy::default(),
+            export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
         }
     }
 }
+
+/// How long an export waits for a client that has stopped reading.
+pub const DEFAULT_EXPORT_STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// A third of the pool (at least one), so exports can never take every connection.
 pub fn default_max_exports(pool_size: u32) -> usize {

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -42,10 +43,32 @@ pub fn file_name(what: &str) -> String {
 
 type Chunk = Result<Bytes, io::Error>;
 
-/// Writes into the channel in chunks; fails once the client has gone.
+/// The sending end of a download: waits at most `stall_limit` for the client to make room,
+/// so a client that stops reading cannot hold an export's connection for ever.
+#[derive(Clone)]
+struct Link {
+    sender: mpsc::Sender<Chunk>,
+    runtime: tokio::runtime::Handle,
+    stall_limit: Duration,
+}
+
+impl Link {
+    fn send(&self, chunk: Chunk) -> io::Result<()> {
+        self.runtime
+            .block_on(self.sender.send_timeout(chunk, self.stall_limit))
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the client left or stopped reading",
+                )
+            })
+    }
+}
+
+/// Writes into the link in chunks; fails once the client has gone.
 struct ChannelWriter {
     buffer: Vec<u8>,
-    sender: mpsc::Sender<Chunk>,
+    link: Link,
     client_gone: bool,
 }
 
@@ -58,10 +81,9 @@ impl ChannelWriter {
             &mut self.buffer,
             Vec::with_capacity(CHUNK_BYTES),
         ));
-        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
-            self.client_gone = true;
-            io::Error::new(io::ErrorKind::BrokenPipe, "the download was cancelled")
-        })
+        let sent = self.link.send(Ok(chunk));
+        self.client_gone = sent.is_err();
+        sent
     }
 }
 
@@ -83,6 +105,8 @@ impl io::Write for ChannelWriter {
 pub struct CsvWriter {
     csv: csv::Writer<ChannelWriter>,
     rows: u64,
+    /// To break the response off when the export fails.
+    link: Link,
 }
 
 impl CsvWriter {
@@ -106,6 +130,12 @@ impl CsvWriter {
 
     fn client_gone(&self) -> bool {
         self.csv.get_ref().client_gone
+    }
+
+    /// Breaks the response off: the client must not take what it has for the whole file.
+    fn abort(self) {
+        drop(self.csv);
+        let _ = self.link.send(Err(io::Error::other("the export failed")));
     }
 }
 
@@ -192,31 +222,40 @@ where
     let pool = state.pool.clone();
     let file_name = file_name(export.kind.file);
     let (sender, receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
+    let link = Link {
+        sender,
+        runtime: tokio::runtime::Handle::current(),
+        stall_limit: state.settings.export_stall_limit,
+    };
     actix_web::rt::task::spawn_blocking(move || {
+        let channel = ChannelWriter {
+            buffer: Vec::with_capacity(CHUNK_BYTES),
+            link: link.clone(),
+            client_gone: false,
+        };
         let mut writer = CsvWriter {
             csv: csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
-                .from_writer(ChannelWriter {
-                    buffer: Vec::with_capacity(CHUNK_BYTES),
-                    sender: sender.clone(),
-                    client_gone: false,
-                }),
+                .from_writer(channel),
             rows: 0,
+            link,
         };
         let produced = produce(&mut conn, &mut writer).and_then(|()| Ok(writer.csv.flush()?));
+        let rows = writer.rows;
         let outcome = match produced {
             Ok(()) => Outcome::Completed,
             Err(_) if writer.client_gone() => Outcome::Abandoned,
-            Err(error) => {
-                // The client must not take what it has for the whole file.
-                let _ = sender.blocking_send(Err(io::Error::other("the export failed")));
-                Outcome::Failed(error)
-            }
+            Err(error) => Outcome::Failed(error),
         };
-        let rows = writer.rows;
-        drop((writer, sender, conn));
-        record(&pool, &export, outcome, rows);
+        // Connection and place first, then the end of the response: a client that starts
+        // its next export as soon as this one ends finds the place free.
+        drop(conn);
         drop(permit);
+        match outcome {
+            Outcome::Failed(_) => writer.abort(),
+            _ => drop(writer),
+        }
+        record(&pool, &export, outcome, rows);
     });
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))

@@ -13,7 +13,11 @@ use creditdesk::seed::{self, Plan};
 /// A console with enough history that a full export outgrows every buffer between the
 /// database and a client that stops reading (about 13 MB of CSV).
 fn app_with_history() -> TestApp {
-    let app = TestApp::spawn();
+    app_with_history_and(|_| {})
+}
+
+fn app_with_history_and(change: impl FnOnce(&mut creditdesk::config::Settings)) -> TestApp {
+    let app = TestApp::spawn_with(change);
     seed::seed(
         &mut app.conn(),
         &Plan {
@@ -137,6 +141,29 @@ fn an_abandoned_export_is_recorded() {
     drop(exchange);
 
     assert!(app.wait_for_activity("export.credits.abandoned", 20));
+}
+
+#[test]
+fn an_export_whose_client_stops_reading_ends_by_itself() {
+    let app = app_with_history_and(|settings| {
+        settings.export_stall_limit = Duration::from_secs(1);
+        settings.max_exports = 1;
+    });
+    let client = app.signed_in(Role::Owner);
+    let (stalled, head) = slow_export(&app, &client);
+    assert_eq!(status_of(&head), 200, "{head}");
+
+    assert!(
+        app.wait_for_activity("export.credits.abandoned", 20),
+        "ended while its client still holds the connection"
+    );
+    let mut other = client.clone();
+    assert_eq!(
+        other.get("/promo-credits/export.csv?type=imported").status,
+        200,
+        "and its place is free again"
+    );
+    drop(stalled);
 }
 
 #[test]
