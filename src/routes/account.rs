@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use crate::auth::CurrentAdmin;
+use crate::domain::Permission;
 use crate::error::AppError;
 use crate::forms::password::PasswordFields;
 use crate::forms::{FieldError, FieldErrors};
@@ -13,6 +14,7 @@ use crate::views::PasswordPage;
 use crate::web::{html, ok, with_conn};
 
 pub async fn show(admin: CurrentAdmin) -> Result<HttpResponse, AppError> {
+    admin.require(Permission::ChangeOwnPassword)?;
     ok(&PasswordPage::new(&admin))
 }
 
@@ -21,6 +23,7 @@ pub async fn change(
     admin: CurrentAdmin,
     web::Form(fields): web::Form<PasswordFields>,
 ) -> Result<HttpResponse, AppError> {
+    admin.require(Permission::ChangeOwnPassword)?;
     let mut page = PasswordPage::new(&admin);
     let change = match fields.parse() {
         Ok(change) => change,

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
+use crate::domain::Permission;
 use crate::error::AppError;
 use crate::filters::customers::RawCustomerSearch;
 use crate::filters::from_query;
@@ -23,6 +24,7 @@ pub async fn list(
     request: HttpRequest,
     admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
+    admin.require(Permission::View)?;
     let raw: RawCustomerSearch = from_query(request.query_string())?;
     let search = match raw.parse() {
         Ok(search) => search,
@@ -58,6 +60,7 @@ pub async fn account_info(
     admin: CurrentAdmin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    admin.require(Permission::View)?;
     let id = parse_user_id(&path)?;
     let customer = with_conn(&state.pool, move |conn| Ok(customers::find(conn, id)?))
         .await?

@@ -35,6 +35,7 @@ pub async fn tab(
     admin: CurrentAdmin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    admin.require(Permission::View)?;
     let user_id = parse_user_id(&path)?;
     let query = from_query::<RawTabQuery>(request.query_string())?.parse()?;
     respond_with_tab(&state, &request, admin, user_id, query, None).await
