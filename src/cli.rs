@@ -233,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     action: "admin.create",
                     target: &admin.email,
                     details: role.as_str(),
+                    subject: activity::Subject::default(),
                 },
             )?;
             println!("Created {} ({}).", admin.email, role.label());
@@ -254,6 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     action: "api_key.create",
                     target: name.trim(),
                     details: "",
+                    subject: activity::Subject::default(),
                 },
             )?;
             println!(
@@ -369,6 +371,7 @@ pub fn bootstrap_owner(conn: &mut DbConnection) -> anyhow::Result<Option<(String
                     action: "admin.create",
                     target: &admin.email,
                     details: "owner",
+                    subject: activity::Subject::default(),
                 },
             )?;
             Ok(Some((admin.email, password)))

@@ -294,6 +294,7 @@ fn record(pool: &crate::db::Pool, export: &Export, outcome: Outcome, rows: u64) 
                     action: &format!("{}{suffix}", export.kind.action),
                     target: export.kind.target,
                     details: &format!("{}; {ending}", export.description),
+                    subject: activity::Subject::default(),
                 },
             )
             .map_err(anyhow::Error::from)

@@ -86,7 +86,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                 conn,
                 Adjustment {
                     user_id: customer.id,
-                    currency: eur.clone(),
+                    currency: eur,
                     change: Change::By(rng.gen_range(1..=20) * 5),
                     note: Note::generated("Goodwill after a delayed delivery"),
                     reason: Some(Reason::Goodwill),
@@ -118,7 +118,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                 conn,
                 Adjustment {
                     user_id: customer.id,
-                    currency: eur.clone(),
+                    currency: eur,
                     change: Change::By(rng.gen_range(1..=10) * 10),
                     note: Note::generated("Referral bonus"),
                     reason: Some(Reason::Referral),

@@ -1,5 +1,6 @@
 // Creditdesk console behaviour: the Update Promo Credit modal's manners (focus, Esc, Cancel),
-// the note's character count, and a confirmation before a large change. Every page works
+// the note's character count, a confirmation before a large change, and one before promo
+// credits are turned off in a currency. Every page works
 // without this file; it only makes the modal pleasant. No inline code: the CSP forbids it.
 (function () {
   "use strict";
@@ -103,6 +104,23 @@
     var question = "This is a large change: " + balance.toLocaleString("en") + " → " +
       (balance + delta).toLocaleString("en") + " credits (" + (delta > 0 ? "+" : "") +
       delta.toLocaleString("en") + "). Apply it?";
+    if (!window.confirm(question)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  // Turning promo credits off in a currency asks first, and says what it means.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "promo-credit-config") return;
+    if (event.submitter && event.submitter.value === "preview") return;
+    var enabled = form.querySelector("input[name=enabled]");
+    if (form.getAttribute("data-was-enabled") !== "true" || !enabled || enabled.checked) return;
+    var code = form.getAttribute("data-currency");
+    var question = "Turn promo credits off in " + code + "? No credit can then be added, " +
+      "deducted or spent in " + code + ". Balances stay visible and exportable, and refunds " +
+      "still return credits.";
     if (!window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();

@@ -270,6 +270,7 @@ fn the_ledger_and_activity_log_refuse_update_and_delete() {
             action: "test",
             target: "",
             details: "",
+            subject: creditdesk::store::activity::Subject::default(),
         },
     )
     .unwrap();

@@ -48,6 +48,7 @@ pub fn sign_in(
                 action,
                 target: &credentials.email,
                 details: "",
+                subject: activity::Subject::default(),
             },
         )
     };

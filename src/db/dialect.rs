@@ -5,8 +5,8 @@
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-use super::models::{CreditAccount, NewCreditAccount};
-use super::schema::credit_accounts;
+use super::models::{CreditAccount, NewCreditAccount, PromoCreditConfig};
+use super::schema::{credit_accounts, promo_credit_configs};
 use super::DbConnection;
 
 /// Runs `$body` with `$conn` bound to the backend's own connection type, for a statement
@@ -117,6 +117,38 @@ pub fn insert_account_if_absent(
         .returning(credit_accounts::id)
         .get_result(c)
         .optional())
+}
+
+/// The settings of a currency, locked for the rest of the write transaction.
+pub fn lock_config(
+    conn: &mut DbConnection,
+    currency: &str,
+) -> QueryResult<Option<PromoCreditConfig>> {
+    let config = promo_credit_configs::table.find(currency.to_owned());
+    match conn {
+        DbConnection::Pg(pg) => config
+            .select(PromoCreditConfig::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(sqlite) => config
+            .select(PromoCreditConfig::as_select())
+            .first(sqlite)
+            .optional(),
+    }
+}
+
+/// Inserts a currency's settings unless they exist already; false when they did.
+pub fn insert_config_if_absent(
+    conn: &mut DbConnection,
+    config: &PromoCreditConfig,
+) -> QueryResult<bool> {
+    per_backend!(conn, |c| diesel::insert_into(promo_credit_configs::table)
+        .values(config)
+        .on_conflict(promo_credit_configs::currency)
+        .do_nothing()
+        .execute(c))
+    .map(|inserted| inserted == 1)
 }
 
 /// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this

@@ -182,6 +182,8 @@ pub struct Activity {
     pub target: String,
     pub details: String,
     pub ip: Option<String>,
+    pub user_id: Option<i64>,
+    pub record_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -193,4 +195,17 @@ pub struct NewActivity<'a> {
     pub target: &'a str,
     pub details: &'a str,
     pub ip: Option<&'a str>,
+    pub user_id: Option<i64>,
+    pub record_id: Option<i64>,
+}
+
+/// One exchange rate a currency has had.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = promo_credit_rates)]
+pub struct PromoCreditRate {
+    pub id: i64,
+    pub currency: String,
+    pub exchange_rate_e4: i64,
+    pub changed_at: PrimitiveDateTime,
+    pub changed_by: String,
 }

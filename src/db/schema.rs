@@ -111,6 +111,18 @@ diesel::table! {
         target -> Text,
         details -> Text,
         ip -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        record_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    promo_credit_rates (id) {
+        id -> BigInt,
+        currency -> Text,
+        exchange_rate_e4 -> BigInt,
+        changed_at -> Timestamp,
+        changed_by -> Text,
     }
 }
 
@@ -142,6 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_log,
     credit_daily_totals,
     login_throttle,
+    promo_credit_rates,
 );
 
 diesel::table! {

@@ -48,7 +48,7 @@ impl fmt::Display for Money {
 
 /// The money value of `credits` at `rate`: `|credits| × rate` keeps its sign.
 pub fn money_value(credits: i64, rate: ExchangeRate, currency: &CurrencyCode) -> Money {
-    Money::new(Decimal::from(credits) * rate.as_decimal(), currency.clone())
+    Money::new(Decimal::from(credits) * rate.as_decimal(), *currency)
 }
 
 /// Inserts thousands separators into a plain decimal string: `-1234567.5` → `-1,234,567.5`.

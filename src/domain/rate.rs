@@ -22,6 +22,8 @@ pub enum RateError {
     TooPrecise,
     #[error("The value of one credit can be at most 1,000,000.")]
     TooLarge,
+    #[error("{0} has no minor unit: enter the value of one credit as a whole number, like 3.")]
+    WholeNumbersOnly(String),
 }
 
 impl ExchangeRate {
@@ -53,6 +55,16 @@ impl ExchangeRate {
             .parse()
             .map_err(|_| RateError::NotANumber)?;
         Self::from_e4(whole * 10_000 + fraction)
+    }
+
+    /// A rate for `currency`: as [`ExchangeRate::parse`], and a whole number for a currency
+    /// without minor units (JPY, KRW, …).
+    pub fn parse_for(input: &str, currency: &super::CurrencyCode) -> Result<Self, RateError> {
+        let rate = Self::parse(input)?;
+        if currency.minor_units() == 0 && input.contains('.') {
+            return Err(RateError::WholeNumbersOnly(currency.to_string()));
+        }
+        Ok(rate)
     }
 
     /// A rate from its stored form, 1/10,000 currency units.
@@ -122,6 +134,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_currency_without_minor_units_takes_whole_numbers() {
+        let jpy = super::super::CurrencyCode::parse("JPY").unwrap();
+        let eur = super::super::CurrencyCode::parse("EUR").unwrap();
+        assert_eq!(
+            ExchangeRate::parse_for("3", &jpy).map(|r| r.e4()),
+            Ok(30_000)
+        );
+        assert_eq!(
+            ExchangeRate::parse_for("0.5", &jpy),
+            Err(RateError::WholeNumbersOnly("JPY".into()))
+        );
+        assert!(ExchangeRate::parse_for("3.0", &jpy).is_err());
+        assert_eq!(
+            ExchangeRate::parse_for("0.0125", &eur).map(|r| r.e4()),
+            Ok(125)
+        );
     }
 
     #[test]

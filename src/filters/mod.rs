@@ -6,6 +6,7 @@
 pub mod balances;
 pub mod credit_list;
 pub mod customers;
+pub mod settings;
 pub mod summary;
 pub mod tab;
 

@@ -5,6 +5,7 @@
 pub mod adjustment;
 pub mod login;
 pub mod password;
+pub mod settings;
 pub mod usage;
 
 use std::fmt;

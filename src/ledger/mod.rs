@@ -240,7 +240,7 @@ where
     let mut locked = Locked {
         account,
         config,
-        currency: currency.clone(),
+        currency: *currency,
         rate,
     };
     let entry = plan(&locked)?;
@@ -267,6 +267,10 @@ where
                     "{} → {} ({:+}): {}",
                     row.balance_before, row.balance_after, row.delta, row.note
                 ),
+                subject: activity::Subject {
+                    user_id: Some(user_id),
+                    record_id: Some(row.id),
+                },
             },
         )?;
     }
@@ -486,6 +490,7 @@ pub fn set_usage(
                     action: "credit.usage",
                     target: &format!("customer {user_id} ({customer_email}) {currency}"),
                     details: &format!("credit use {} → {}", word(was_enabled), word(enabled)),
+                    subject: activity::Subject::customer(user_id),
                 },
             )?;
             Ok(Some(switch))

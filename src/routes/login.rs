@@ -147,6 +147,7 @@ pub async fn logout(
                     action: "logout",
                     target: &admin.email,
                     details: "",
+                    subject: activity::Subject::default(),
                 },
             )
         })?)

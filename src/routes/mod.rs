@@ -9,6 +9,7 @@ mod account;
 mod health;
 mod login;
 mod promo_credits;
+mod settings;
 mod static_files;
 mod users;
 
@@ -71,6 +72,8 @@ route_table! {
         get "/promo-credits/balances/export.csv" => promo_credits::balances::export,
         get "/promo-credits/summary" => promo_credits::summary::show,
         get "/promo-credits/summary.csv" => promo_credits::summary::export,
+        get "/settings/promo-credit" => settings::show,
+        post "/settings/promo-credit" => settings::save,
     }
 }
 

@@ -30,6 +30,23 @@ impl Audit {
     }
 }
 
+/// What an activity row is about, when it is a customer or a ledger row: the log links to
+/// them, and they link back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subject {
+    pub user_id: Option<i64>,
+    pub record_id: Option<i64>,
+}
+
+impl Subject {
+    pub fn customer(user_id: i64) -> Subject {
+        Subject {
+            user_id: Some(user_id),
+            record_id: None,
+        }
+    }
+}
+
 /// One action to record.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
@@ -37,6 +54,7 @@ pub struct Record<'a> {
     pub action: &'a str,
     pub target: &'a str,
     pub details: &'a str,
+    pub subject: Subject,
 }
 
 pub fn record(conn: &mut DbConnection, entry: Record<'_>) -> QueryResult<()> {
@@ -48,6 +66,8 @@ pub fn record(conn: &mut DbConnection, entry: Record<'_>) -> QueryResult<()> {
             target: entry.target,
             details: entry.details,
             ip: entry.audit.ip.as_deref(),
+            user_id: entry.subject.user_id,
+            record_id: entry.subject.record_id,
         })
         .execute(conn)
         .map(|_| ())

@@ -113,6 +113,7 @@ pub fn change_own_password(
                 action: "password.change",
                 target: &audit.actor,
                 details: &format!("{ended} other sessions ended"),
+                subject: activity::Subject::default(),
             },
         )?;
         Ok(ended)

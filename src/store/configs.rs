@@ -1,13 +1,16 @@
-//! Promo credit settings, one row per currency.
+//! Promo credit settings, one row per currency, and the history of their rates
+//! (docs/concepts.md, "Promo credit settings").
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use crate::db::models::PromoCreditConfig;
-use crate::db::schema::promo_credit_configs;
-use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::db::dialect::{insert_config_if_absent, lock_config};
+use crate::db::models::{PromoCreditConfig, PromoCreditRate};
+use crate::db::schema::{promo_credit_configs, promo_credit_rates};
+use crate::db::{now_utc, write_transaction, DbConnection};
 use crate::domain::{CurrencyCode, ExchangeRate};
+use crate::store::activity::{self, Audit};
 
 /// Every configured currency, in code order.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<PromoCreditConfig>> {
@@ -36,64 +39,159 @@ pub struct Settings {
     pub preview_default_used: bool,
 }
 
-/// Creates or replaces the settings of a currency; returns what was there before.
-pub fn save(
-    conn: &mut DbConnection,
-    settings: &Settings,
-) -> QueryResult<Option<PromoCreditConfig>> {
-    let now = now_utc();
-    let currency = settings.currency.as_str();
-    let changes = (
-        promo_credit_configs::enabled.eq(settings.enabled),
-        promo_credit_configs::exchange_rate_e4.eq(settings.exchange_rate.e4()),
-        promo_credit_configs::allow_with_discount_code.eq(settings.allow_with_discount_code),
-        promo_credit_configs::auto_apply_next_invoice.eq(settings.auto_apply_next_invoice),
-        promo_credit_configs::preview_default_used.eq(settings.preview_default_used),
-        promo_credit_configs::updated_at.eq(now),
-    );
-    loop {
-        if let Some(before) = find(conn, currency)? {
-            diesel::update(promo_credit_configs::table.find(currency))
-                .set(changes)
-                .execute(conn)?;
-            return Ok(Some(before));
+/// What a save did: the settings before (none for a new currency) and each change in words.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub before: Option<PromoCreditConfig>,
+    /// `rate 1.00 → 2.00`, …; empty when nothing changed (and nothing was written).
+    pub changes: Vec<String>,
+}
+
+/// The changes from `before` to `after`, in words, for the activity log and the page.
+pub fn describe_changes(before: Option<&PromoCreditConfig>, after: &Settings) -> Vec<String> {
+    let minor = after.currency.minor_units();
+    let rate = |e4: i64| {
+        ExchangeRate::from_e4(e4)
+            .map(|r| r.display_for(minor))
+            .unwrap_or_default()
+    };
+    let word = |on: bool| if on { "on" } else { "off" };
+    let Some(before) = before else {
+        return vec![format!(
+            "added: promo credits {}, rate {}, discount code with credits {}, auto-apply {}, \
+             preview default {}",
+            word(after.enabled),
+            rate(after.exchange_rate.e4()),
+            word(after.allow_with_discount_code),
+            word(after.auto_apply_next_invoice),
+            word(after.preview_default_used)
+        )];
+    };
+    let mut changes = Vec::new();
+    let mut flag = |name: &str, old: bool, new: bool| {
+        if old != new {
+            changes.push(format!("{name} {} → {}", word(old), word(new)));
         }
-        let inserted = diesel::insert_into(promo_credit_configs::table)
-            .values(PromoCreditConfig {
+    };
+    flag("promo credits", before.enabled, after.enabled);
+    flag(
+        "discount code with credits",
+        before.allow_with_discount_code,
+        after.allow_with_discount_code,
+    );
+    flag(
+        "auto-apply",
+        before.auto_apply_next_invoice,
+        after.auto_apply_next_invoice,
+    );
+    flag(
+        "preview default",
+        before.preview_default_used,
+        after.preview_default_used,
+    );
+    if before.exchange_rate_e4 != after.exchange_rate.e4() {
+        changes.insert(
+            0,
+            format!(
+                "rate {} → {}",
+                rate(before.exchange_rate_e4),
+                rate(after.exchange_rate.e4())
+            ),
+        );
+    }
+    changes
+}
+
+/// Creates or changes the settings of a currency in one transaction with its activity row
+/// and, when the rate is new, its row in the rate history. Saving what is already there
+/// writes nothing.
+pub fn save(conn: &mut DbConnection, settings: &Settings, audit: &Audit) -> QueryResult<Saved> {
+    let currency = settings.currency.as_str();
+    loop {
+        let saved = write_transaction(conn, |conn| -> QueryResult<Option<Saved>> {
+            let before = lock_config(conn, currency)?;
+            let changes = describe_changes(before.as_ref(), settings);
+            if changes.is_empty() {
+                return Ok(Some(Saved { before, changes }));
+            }
+            let now = now_utc();
+            let row = PromoCreditConfig {
                 currency: currency.to_owned(),
                 enabled: settings.enabled,
                 exchange_rate_e4: settings.exchange_rate.e4(),
                 allow_with_discount_code: settings.allow_with_discount_code,
                 auto_apply_next_invoice: settings.auto_apply_next_invoice,
                 preview_default_used: settings.preview_default_used,
-                created_at: now,
+                created_at: before.as_ref().map_or(now, |b| b.created_at),
                 updated_at: now,
-            })
-            .execute(conn);
-        match inserted {
-            Ok(_) => return Ok(None),
-            // Someone else created it first: update theirs.
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
+            };
+            if before.is_some() {
+                diesel::update(promo_credit_configs::table.find(currency))
+                    .set((
+                        promo_credit_configs::enabled.eq(row.enabled),
+                        promo_credit_configs::exchange_rate_e4.eq(row.exchange_rate_e4),
+                        promo_credit_configs::allow_with_discount_code
+                            .eq(row.allow_with_discount_code),
+                        promo_credit_configs::auto_apply_next_invoice
+                            .eq(row.auto_apply_next_invoice),
+                        promo_credit_configs::preview_default_used.eq(row.preview_default_used),
+                        promo_credit_configs::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            } else if !insert_config_if_absent(conn, &row)? {
+                // Another owner added it at the same moment: save over theirs.
+                return Ok(None);
+            }
+            if before.as_ref().map(|b| b.exchange_rate_e4) != Some(row.exchange_rate_e4) {
+                diesel::insert_into(promo_credit_rates::table)
+                    .values((
+                        promo_credit_rates::currency.eq(currency),
+                        promo_credit_rates::exchange_rate_e4.eq(row.exchange_rate_e4),
+                        promo_credit_rates::changed_at.eq(now),
+                        promo_credit_rates::changed_by.eq(&audit.actor),
+                    ))
+                    .execute(conn)?;
+            }
+            activity::record(
+                conn,
+                activity::Record {
+                    audit,
+                    action: "settings.promo_credit",
+                    target: &format!("promo credits in {currency}"),
+                    details: &changes.join("; "),
+                    subject: activity::Subject::default(),
+                },
+            )?;
+            Ok(Some(Saved { before, changes }))
+        })?;
+        if let Some(saved) = saved {
+            return Ok(saved);
         }
     }
+}
+
+/// Every rate a currency has had, newest first.
+pub fn rate_history(conn: &mut DbConnection, currency: &str) -> QueryResult<Vec<PromoCreditRate>> {
+    promo_credit_rates::table
+        .filter(promo_credit_rates::currency.eq(currency))
+        .order(promo_credit_rates::id.desc())
+        .select(PromoCreditRate::as_select())
+        .load(conn)
 }
 
 /// Enables `currency` at 1.00 a credit with `preview_default_used` on, unless it is already
 /// configured (as the demo and the bench seeder want it).
 pub fn ensure_demo_currency(conn: &mut DbConnection, currency: &CurrencyCode) -> QueryResult<()> {
     if find(conn, currency.as_str())?.is_none() {
-        save(
-            conn,
-            &Settings {
-                currency: currency.clone(),
-                enabled: true,
-                exchange_rate: ExchangeRate::from_e4(10_000).expect("1.00 is a valid rate"),
-                allow_with_discount_code: false,
-                auto_apply_next_invoice: false,
-                preview_default_used: true,
-            },
-        )?;
+        let settings = Settings {
+            currency: *currency,
+            enabled: true,
+            exchange_rate: ExchangeRate::from_e4(10_000).expect("1.00 is a valid rate"),
+            allow_with_discount_code: false,
+            auto_apply_next_invoice: false,
+            preview_default_used: true,
+        };
+        save(conn, &settings, &Audit::system())?;
     }
     Ok(())
 }

@@ -116,6 +116,7 @@ pub fn configure(conn: &mut DbConnection, code: &str, rate: &str) {
             auto_apply_next_invoice: false,
             preview_default_used: true,
         },
+        &creditdesk::store::activity::Audit::system(),
     )
     .expect("save config");
 }

@@ -254,7 +254,7 @@ pub async fn usage(
     admin.require(Permission::AdjustCredits)?;
     let user_id = parse_user_id(&path)?;
     let input = fields.parse()?;
-    let (currency, audit) = (input.currency.clone(), admin.audit.clone());
+    let (currency, audit) = (input.currency, admin.audit.clone());
     with_conn(&state.pool, move |conn| {
         Ok(ledger::set_usage(
             conn,
