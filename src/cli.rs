@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
 use crate::passwords::generate_password;
 use crate::startup::Application;
-use crate::store::activity::{self, Audit};
+use crate::store::activity::Audit;
 use crate::store::sessions::SessionPolicy;
 use crate::store::{admins, api_keys};
 
@@ -225,17 +225,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(generate_password);
-            let admin = admins::create(&mut conn, &email, &name, role, &password)?;
-            activity::record(
-                &mut conn,
-                activity::Record {
-                    audit: &Audit::system(),
-                    action: "admin.create",
-                    target: &admin.email,
-                    details: role.as_str(),
-                    subject: activity::Subject::default(),
-                },
-            )?;
+            let admin =
+                admins::create(&mut conn, &email, &name, role, &password, &Audit::system())?;
             println!("Created {} ({}).", admin.email, role.label());
             if generated {
                 println!("Password: {password}");
@@ -247,17 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if name.trim().is_empty() {
                 anyhow::bail!("give the key a name with --name");
             }
-            let key = api_keys::create(&mut conn, &name, None)?;
-            activity::record(
-                &mut conn,
-                activity::Record {
-                    audit: &Audit::system(),
-                    action: "api_key.create",
-                    target: name.trim(),
-                    details: "",
-                    subject: activity::Subject::default(),
-                },
-            )?;
+            let key = api_keys::create(&mut conn, &name, None, &Audit::system())?;
             println!(
                 "Created API key {:?} (id {}). Its secret is shown only now:",
                 name.trim(),
@@ -362,20 +343,15 @@ pub fn bootstrap_owner(conn: &mut DbConnection) -> anyhow::Result<Option<(String
     }
     let email = Email::parse("owner@creditdesk.local")?;
     let password = generate_password();
-    match admins::create(conn, &email, "Owner", Role::Owner, &password) {
-        Ok(admin) => {
-            activity::record(
-                conn,
-                activity::Record {
-                    audit: &Audit::system(),
-                    action: "admin.create",
-                    target: &admin.email,
-                    details: "owner",
-                    subject: activity::Subject::default(),
-                },
-            )?;
-            Ok(Some((admin.email, password)))
-        }
+    match admins::create(
+        conn,
+        &email,
+        "Owner",
+        Role::Owner,
+        &password,
+        &Audit::system(),
+    ) {
+        Ok(admin) => Ok(Some((admin.email, password))),
         // Another process created it first.
         Err(admins::AdminError::EmailTaken(_)) => Ok(None),
         Err(e) => Err(e.into()),

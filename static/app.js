@@ -110,6 +110,15 @@
     }
   }, true);
 
+  // A form marked data-confirm (disable an admin, revoke a key, …) asks before it is sent.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
   // Turning promo credits off in a currency asks first, and says what it means.
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -222,7 +222,9 @@ fn expired_and_idle_sessions_are_purged() {
 #[test]
 fn the_api_scope_needs_a_bearer_key_and_answers_json() {
     let app = TestApp::spawn();
-    let key = creditdesk::store::api_keys::create(&mut app.conn(), "Checkout", None).unwrap();
+    let system = creditdesk::store::activity::Audit::system();
+    let key =
+        creditdesk::store::api_keys::create(&mut app.conn(), "Checkout", None, &system).unwrap();
     let mut client = app.client();
     let bearer = format!("Bearer {}", key.secret);
 

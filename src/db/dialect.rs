@@ -6,7 +6,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
 use super::models::{CreditAccount, NewCreditAccount, PromoCreditConfig};
-use super::schema::{credit_accounts, promo_credit_configs};
+use super::schema::{admins, credit_accounts, promo_credit_configs};
 use super::DbConnection;
 
 /// Runs `$body` with `$conn` bound to the backend's own connection type, for a statement
@@ -149,6 +149,19 @@ pub fn insert_config_if_absent(
         .do_nothing()
         .execute(c))
     .map(|inserted| inserted == 1)
+}
+
+/// The ids of the enabled owners, locked for the rest of the write transaction, so two
+/// owners demoting each other at once cannot leave the console without one.
+pub fn lock_enabled_owners(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
+    let owners = admins::table
+        .filter(admins::role.eq("owner"))
+        .filter(admins::disabled.eq(false))
+        .order(admins::id);
+    match conn {
+        DbConnection::Pg(pg) => owners.select(admins::id).for_update().load(pg),
+        DbConnection::Sqlite(sqlite) => owners.select(admins::id).load(sqlite),
+    }
 }
 
 /// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this

@@ -3,6 +3,8 @@
 //! (docs/console.md lists the forms). Handlers never look at a raw field.
 
 pub mod adjustment;
+pub mod admins;
+pub mod api_keys;
 pub mod login;
 pub mod password;
 pub mod settings;
@@ -84,4 +86,26 @@ impl From<FieldError> for FieldErrors {
     fn from(error: FieldError) -> Self {
         FieldErrors(vec![error])
     }
+}
+
+/// A short text people type and others read (a name): trimmed, 1 to `max_chars`
+/// characters, nothing invisible or control (docs/console.md, "Text people type").
+pub fn plain_text(field: &'static str, raw: &str, max_chars: usize) -> Result<String, FieldError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(FieldError::new(field, "Enter a name."));
+    }
+    if let Some(character) = crate::domain::forbidden_character(text, false) {
+        return Err(FieldError::new(
+            field,
+            format!("The name contains {character}."),
+        ));
+    }
+    if text.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            format!("Keep the name to {max_chars} characters."),
+        ));
+    }
+    Ok(text.to_owned())
 }

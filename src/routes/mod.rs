@@ -6,6 +6,8 @@
 //! registered decides its guard: public, the console's sign-in guard, or the API's key.
 
 mod account;
+mod admins;
+mod api_keys;
 mod health;
 mod login;
 mod promo_credits;
@@ -74,6 +76,12 @@ route_table! {
         get "/promo-credits/summary.csv" => promo_credits::summary::export,
         get "/settings/promo-credit" => settings::show,
         post "/settings/promo-credit" => settings::save,
+        get "/admins" => admins::list,
+        post "/admins" => admins::create,
+        post "/admins/{id}" => admins::change,
+        get "/api-keys" => api_keys::list,
+        post "/api-keys" => api_keys::create,
+        post "/api-keys/{id}/revoke" => api_keys::revoke,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Askama templates and the display-ready values they show. Views never touch diesel: the
 //! handlers pass rows in and these types turn them into text.
 
+pub mod access;
 pub mod promo_credits;
 pub mod settings;
 pub mod users;
@@ -21,6 +22,10 @@ pub struct Layout {
 pub struct NavAdmin {
     pub name: String,
     pub role_label: &'static str,
+    /// The role may read the activity log.
+    pub sees_activity: bool,
+    /// The role manages admins and API keys.
+    pub manages_access: bool,
 }
 
 impl Layout {
@@ -31,6 +36,8 @@ impl Layout {
             admin: Some(NavAdmin {
                 name: admin.name.clone(),
                 role_label: admin.role.label(),
+                sees_activity: crate::domain::Permission::ViewActivity.allows(admin.role),
+                manages_access: crate::domain::Permission::ManageAccess.allows(admin.role),
             }),
         }
     }

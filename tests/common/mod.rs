@@ -178,8 +178,16 @@ impl TestApp {
             configure(&mut conn, "EUR", "1.00");
             for role in Role::ALL {
                 let email = Email::parse(&format!("{}@example.com", role.as_str())).unwrap();
-                creditdesk::store::admins::create(&mut conn, &email, role.label(), *role, PASSWORD)
-                    .unwrap();
+                let system = creditdesk::store::activity::Audit::system();
+                creditdesk::store::admins::create(
+                    &mut conn,
+                    &email,
+                    role.label(),
+                    *role,
+                    PASSWORD,
+                    &system,
+                )
+                .unwrap();
             }
         }
         let (sender, receiver) = mpsc::channel();
