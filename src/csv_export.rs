@@ -167,6 +167,12 @@ pub const SUMMARY: ExportKind = ExportKind {
     target: "promo credit summary",
 };
 
+pub const ACTIVITY: ExportKind = ExportKind {
+    file: "activity",
+    action: "export.activity",
+    target: "activity log",
+};
+
 /// One export: its kind, what it selects and who asked.
 pub struct Export {
     pub kind: &'static ExportKind,

@@ -21,6 +21,8 @@ pub struct RawCreditFilter {
     pub from: String,
     pub to: String,
     pub order: String,
+    /// One ledger row, by its record id (links from the activity log).
+    pub record_id: String,
 }
 
 impl RawCreditFilter {
@@ -64,6 +66,7 @@ impl RawCreditFilter {
                 ));
             }
         }
+        let record_id = errors.take(super::record_id("record_id", &self.record_id));
         let ascending = errors.take(match self.order.trim() {
             "" | "desc" => Ok(false),
             "asc" => Ok(true),
@@ -83,6 +86,7 @@ impl RawCreditFilter {
                 from,
                 to,
                 ascending,
+                record_id,
             })
         })
     }
@@ -108,6 +112,9 @@ pub fn query_pairs(filter: &CreditFilter) -> Vec<(&'static str, String)> {
     }
     if filter.ascending {
         pairs.push(("order", "asc".to_owned()));
+    }
+    if let Some(id) = filter.record_id {
+        pairs.push(("record_id", id.to_string()));
     }
     pairs
 }

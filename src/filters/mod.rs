@@ -3,6 +3,7 @@
 //! back as query pairs for links and exports. Every number is range-checked here, every text
 //! bounded, before anything reaches arithmetic or SQL (docs/console.md, "Parameters").
 
+pub mod activity;
 pub mod balances;
 pub mod credit_list;
 pub mod customers;

@@ -6,6 +6,7 @@
 //! registered decides its guard: public, the console's sign-in guard, or the API's key.
 
 mod account;
+mod activity;
 mod admins;
 mod api_keys;
 mod health;
@@ -76,6 +77,8 @@ route_table! {
         get "/promo-credits/summary.csv" => promo_credits::summary::export,
         get "/settings/promo-credit" => settings::show,
         post "/settings/promo-credit" => settings::save,
+        get "/activity" => activity::list,
+        get "/activity/export.csv" => activity::export,
         get "/admins" => admins::list,
         post "/admins" => admins::create,
         post "/admins/{id}" => admins::change,

@@ -2,10 +2,12 @@
 //! log"). A row that records a change is written in the same transaction as the change.
 
 use diesel::prelude::*;
+use time::{Date, PrimitiveDateTime, Time};
 
-use crate::db::models::NewActivity;
+use crate::db::models::{Activity, NewActivity};
 use crate::db::schema::activity_log;
 use crate::db::{now_utc, DbConnection};
+use crate::store::customers::like_escape;
 
 /// Who acts, and from where: what every activity row says about its author.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,4 +73,67 @@ pub fn record(conn: &mut DbConnection, entry: Record<'_>) -> QueryResult<()> {
         })
         .execute(conn)
         .map(|_| ())
+}
+
+/// Which activity rows to show; built from a URL by `crate::filters::activity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    /// The start of the actor (an email, a key's name, `system`).
+    pub actor_prefix: Option<String>,
+    /// An action (`credit.adjust`), or a family of them when it ends with `.` (`export.`).
+    pub action: Option<String>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub user_id: Option<i64>,
+    pub record_id: Option<i64>,
+}
+
+/// Up to `limit` rows older than the row `before` (keyset on id), newest first.
+pub fn page(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Activity>> {
+    let mut query = activity_log::table.into_boxed();
+    if let Some(prefix) = &filter.actor_prefix {
+        query = query.filter(
+            activity_log::actor
+                .like(format!("{}%", like_escape(prefix)))
+                .escape('\\'),
+        );
+    }
+    match filter.action.as_deref() {
+        Some(family) if family.ends_with('.') => {
+            query = query.filter(
+                activity_log::action
+                    .like(format!("{}%", like_escape(family)))
+                    .escape('\\'),
+            )
+        }
+        Some(action) => query = query.filter(activity_log::action.eq(action.to_owned())),
+        None => {}
+    }
+    if let Some(from) = filter.from {
+        query =
+            query.filter(activity_log::created_at.ge(PrimitiveDateTime::new(from, Time::MIDNIGHT)));
+    }
+    if let Some(to) = filter.to.and_then(|to| to.next_day()) {
+        query =
+            query.filter(activity_log::created_at.lt(PrimitiveDateTime::new(to, Time::MIDNIGHT)));
+    }
+    if let Some(user_id) = filter.user_id {
+        query = query.filter(activity_log::user_id.eq(user_id));
+    }
+    if let Some(record_id) = filter.record_id {
+        query = query.filter(activity_log::record_id.eq(record_id));
+    }
+    if let Some(before) = before {
+        query = query.filter(activity_log::id.lt(before));
+    }
+    query
+        .order(activity_log::id.desc())
+        .limit(limit)
+        .select(Activity::as_select())
+        .load(conn)
 }

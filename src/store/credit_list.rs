@@ -31,12 +31,17 @@ pub struct CreditFilter {
     pub from: Option<Date>,
     pub to: Option<Date>,
     pub ascending: bool,
+    /// One row only.
+    pub record_id: Option<i64>,
 }
 
 impl CreditFilter {
     /// Whether the per-day totals can answer for this filter (no customer or invoice filter).
     fn totals_from_daily(&self) -> bool {
-        self.email_prefix.is_none() && self.external_id.is_none() && self.invoice_id.is_none()
+        self.email_prefix.is_none()
+            && self.external_id.is_none()
+            && self.invoice_id.is_none()
+            && self.record_id.is_none()
     }
 }
 
@@ -173,6 +178,9 @@ fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
                 .sql(" ESCAPE '\\')"),
             );
         }
+    }
+    if let Some(id) = filter.record_id {
+        query = query.filter(credit_transactions::id.eq(id));
     }
     if let Some(invoice) = &filter.invoice_id {
         query = query.filter(credit_transactions::invoice_id.eq(invoice.clone()));

@@ -2,6 +2,7 @@
 //! handlers pass rows in and these types turn them into text.
 
 pub mod access;
+pub mod activity;
 pub mod promo_credits;
 pub mod settings;
 pub mod users;

@@ -42,7 +42,8 @@ pub async fn list(
     })
     .await?;
     let layout = Layout::new(&admin, "credits");
-    let view = CreditListPage::new(layout, raw, currencies, checked, page);
+    let activity_links = Permission::ViewActivity.allows(admin.role);
+    let view = CreditListPage::new(layout, raw, currencies, checked, page, activity_links);
     if htmx_targets(&request, "credit-list-results") {
         return html(
             view.status(),

@@ -87,12 +87,14 @@ pub struct ListRow {
     pub note_short: String,
     pub invoice_id: String,
     pub time: String,
+    /// The activity rows about this ledger row, for those who may read the log.
+    pub activity_href: Option<String>,
 }
 
 const NOTE_PREVIEW_CHARS: usize = 60;
 
 impl ListRow {
-    pub fn new(listed: &NamedRow) -> ListRow {
+    pub fn new(listed: &NamedRow, activity_links: bool) -> ListRow {
         let row = &listed.row;
         let sign = if row.delta > 0 { "+" } else { "−" };
         let note_short = if row.note.chars().count() > NOTE_PREVIEW_CHARS {
@@ -134,6 +136,7 @@ impl ListRow {
             note_short,
             invoice_id: row.invoice_id.clone().unwrap_or_default(),
             time: short_time(row.created_at),
+            activity_href: activity_links.then(|| format!("/activity?record_id={}", row.id)),
         }
     }
 }
@@ -207,6 +210,7 @@ impl FilterForm {
             .collect();
         let per_page_choices = Choice::page_sizes(per_page);
         let raw = RawCreditFilter {
+            record_id: as_typed(&raw.record_id),
             email: as_typed(&raw.email),
             external_id: as_typed(&raw.external_id),
             invoice_id: as_typed(&raw.invoice_id),
@@ -246,7 +250,12 @@ pub struct Results {
 
 impl Results {
     /// One page of the list; `pairs` are the filter's query pairs, for the links.
-    pub fn new(page: ListPage, pairs: &[(&'static str, String)], paging: Paging) -> Results {
+    pub fn new(
+        page: ListPage,
+        pairs: &[(&'static str, String)],
+        paging: Paging,
+        activity_links: bool,
+    ) -> Results {
         let mut pairs = pairs.to_vec();
         let export_href = href("/promo-credits/export.csv", &pairs);
         pairs.push(("per_page", paging.per_page.to_string()));
@@ -260,7 +269,11 @@ impl Results {
         };
         Results {
             refused: false,
-            rows: page.rows.iter().map(ListRow::new).collect(),
+            rows: page
+                .rows
+                .iter()
+                .map(|row| ListRow::new(row, activity_links))
+                .collect(),
             totals_text: match page.totals {
                 Some(totals) => Results::describe(&totals),
                 None => format!(
@@ -314,10 +327,11 @@ impl CreditListPage {
         currencies: Vec<String>,
         checked: Result<(CreditFilter, Paging), FieldErrors>,
         page: Option<ListPage>,
+        activity_links: bool,
     ) -> CreditListPage {
         let (results, per_page, errors) = match (checked, page) {
             (Ok((filter, paging)), Some(page)) => (
-                Results::new(page, &query_pairs(&filter), paging),
+                Results::new(page, &query_pairs(&filter), paging, activity_links),
                 paging.per_page,
                 FieldErrors::default(),
             ),
