@@ -182,8 +182,10 @@ impl Steps<'_> {
         bounded(css, field.send_keys(text)).await;
     }
 
+    /// Signs in and lands on the customer list.
     async fn sign_in(&self, base: &str, email: &str) {
-        bounded("open /login", self.browser.goto(&format!("{base}/login"))).await;
+        let login = format!("{base}/login?next=%2Fusers");
+        bounded("open /login", self.browser.goto(&login)).await;
         self.type_into("#email", email).await;
         self.type_into("#password", PASSWORD).await;
         self.click("form[action='/login'] button[type=submit]")

@@ -9,6 +9,7 @@ mod account;
 mod activity;
 mod admins;
 mod api_keys;
+mod dashboard;
 mod health;
 mod login;
 mod promo_credits;
@@ -21,7 +22,6 @@ use actix_web::{web, HttpResponse};
 
 use crate::auth;
 use crate::error::AppError;
-use crate::web::see_other;
 
 /// A route as registered: its method (lower case) and path pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,8 @@ route_table! {
     /// handler then checks the role its action needs.
     CONSOLE_ROUTES, register_console, "" {
         post "/logout" => login::logout,
-        get "/" => home,
+        get "/" => dashboard::show,
+        post "/demo" => dashboard::load_demo,
         get "/users" => users::list,
         get "/users/{id}" => users::account_info,
         get "/users/{id}/promo-credits" => users::promo_credits::tab,
@@ -122,11 +123,6 @@ pub fn known_pattern(pattern: &str) -> Option<&'static str> {
     all_routes()
         .map(|route| route.path)
         .find(|path| *path == pattern)
-}
-
-/// The dashboard comes later; until then the console opens on the customer list.
-async fn home() -> HttpResponse {
-    see_other("/users")
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {

@@ -133,3 +133,8 @@ pub fn ids_with_email_prefix(
     }
     query.limit(limit).select(users::id).load(conn)
 }
+
+/// Whether there is any customer at all (cheaper than counting them).
+pub fn any(conn: &mut DbConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
+}

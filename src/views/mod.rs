@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod dashboard;
 pub mod promo_credits;
 pub mod settings;
 pub mod users;

@@ -590,3 +590,27 @@ impl TestApp {
         false
     }
 }
+
+impl TestApp {
+    /// A client with a fresh session of the admin of `role`, made directly in the database
+    /// (no sign-in form, no password hashing): for tests that need many sessions.
+    pub fn session_for(&self, role: Role) -> Client {
+        use creditdesk::db::schema::admins;
+        use diesel::prelude::*;
+        let mut conn = self.conn();
+        let admin_id: i64 = admins::table
+            .filter(admins::email.eq(format!("{}@example.com", role.as_str())))
+            .select(admins::id)
+            .first(&mut conn)
+            .expect("the admin of the role");
+        let policy = creditdesk::store::sessions::SessionPolicy::default();
+        let (token, session) =
+            creditdesk::store::sessions::create(&mut conn, admin_id, policy).expect("a session");
+        let mut client = self.client();
+        client
+            .cookies
+            .insert(creditdesk::auth::SESSION_COOKIE.to_owned(), token);
+        client.csrf = session.csrf_token;
+        client
+    }
+}
