@@ -4,6 +4,7 @@
 #   - Promo Credits tab throughput under wrk (signed in, rotating customers), against a
 #     trivial actix handler measured in the same run;
 #   - promo credit list latency p50/p95: page 1, a deep page, and each filter;
+#   - dashboard latency p50/p95;
 #   - the CSV export of all rows: time, bytes, server peak RSS above idle, against the
 #     database's own CSV dump of the same columns.
 # Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql.
@@ -201,6 +202,7 @@ for backend in $BACKENDS; do
   login
   echo "--- tab throughput"; throughput "$backend"
   echo "--- list latency"; list_latency "$backend"
+  echo "--- dashboard latency"; R[$backend,dashboard]=$(latency "/")
   echo "--- export"; export_and_dump "$backend"
   stop_server
 done
@@ -220,6 +222,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   line "trivial actix handler, req/s" trivial_rps
   printf '| %s |' "tab / trivial (target ≥ 0.30)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,tab_rps]:-0}" "${R[$b,trivial_rps]:-0}")"; done; echo
   for scenario in "${LIST_SCENARIOS[@]}"; do line "p50 / p95 ms: ${scenario%%|*}" "list:${scenario%%|*}"; done
+  line "p50 / p95 ms: dashboard / (target p95 ≤ 100)" dashboard
   line "export all rows (s)" export_s
   line "export bytes" export_bytes
   line "database's own CSV dump (s)" dump_s

@@ -541,3 +541,136 @@ fn support_sees_no_update_button_and_a_forged_post_is_refused() {
     });
     assert_eq!(app.account_state(user), (120, 1, 1));
 }
+
+#[test]
+fn an_owner_sets_up_usd_a_billing_admin_uses_it_support_reads_it() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 0);
+    let driver = Driver::start();
+    let base = app.address.clone();
+    run(async {
+        let browser = tokio::time::timeout(Duration::from_secs(30), driver.browser(true))
+            .await
+            .expect("Chromium started");
+        let s = Steps {
+            browser: &browser,
+            prefix: format!("{}-settings", backend(&app)),
+        };
+
+        // The owner adds USD at 0.50 a credit, seeing what the rate means before saving.
+        s.sign_in(&base, "owner@example.com").await;
+        bounded(
+            "settings",
+            browser.goto(&format!("{base}/settings/promo-credit")),
+        )
+        .await;
+        s.js("document.getElementById('add-currency').value = 'USD'; return true;")
+            .await;
+        s.click("form.add-currency button[type=submit]").await;
+        s.until(
+            "document.getElementById('promo-credit-config')",
+            "the USD form",
+        )
+        .await;
+        s.type_into("#exchange_rate", "0.50").await;
+        s.until(
+            "document.getElementById('rate-preview').textContent.includes('0.50 USD')",
+            "the live rate preview",
+        )
+        .await;
+        s.shot("01-usd-settings").await;
+        s.click("#promo-credit-config button.primary").await;
+        s.until("document.querySelector('.alert.success')", "saved")
+            .await;
+        assert!(s.text(".alert.success").await.contains("saved"));
+        s.click("form[action='/logout'] button").await;
+
+        // A billing admin gives the customer 40 credits in USD.
+        s.sign_in(&base, "billing_admin@example.com").await;
+        let tab = format!("{base}/users/{user}/promo-credits?currency=USD");
+        bounded("the USD tab", browser.goto(&tab)).await;
+        s.click("#update-promo-credit-button").await;
+        s.until(
+            "document.querySelector('#modal form#update-promo-credit')",
+            "the modal",
+        )
+        .await;
+        s.type_into("#amount", "40").await;
+        s.type_into("#note", "Welcome credit in dollars").await;
+        s.click("#update-promo-credit button[type=submit]").await;
+        s.until(
+            "document.querySelector('#promo-credits-panel .alert.success')",
+            "the change",
+        )
+        .await;
+        assert_eq!(
+            s.text("#promo-credits-panel .alert.success").await,
+            "Added 40 credits: 0 → 40"
+        );
+        s.click("form[action='/logout'] button").await;
+
+        // Support sees it, worth 20.00 USD, and has no Update button.
+        s.sign_in(&base, "support@example.com").await;
+        bounded("the USD tab", browser.goto(&tab)).await;
+        s.until("document.getElementById('promo-credit-balance')", "the tab")
+            .await;
+        assert_eq!(
+            s.js("return document.getElementById('promo-credit-balance').dataset.credits")
+                .await,
+            json!("40")
+        );
+        assert!(s
+            .text("#promo-credits-panel .balance-grid")
+            .await
+            .contains("20.00 USD"));
+        assert_eq!(
+            s.js("return document.getElementById('update-promo-credit-button')")
+                .await,
+            Value::Null
+        );
+        bounded("the dashboard", browser.goto(&format!("{base}/"))).await;
+        s.until(
+            "document.querySelector('table#liability tr[data-currency=USD]')",
+            "the dashboard",
+        )
+        .await;
+        assert_eq!(
+            s.js("return document.querySelector('tr[data-currency=USD]').dataset.outstanding")
+                .await,
+            json!("40")
+        );
+        s.shot("02-dashboard").await;
+        bounded("close", browser.close()).await;
+    });
+}
+
+#[test]
+fn a_fresh_install_opens_on_the_first_run_guide() {
+    let app = TestApp::spawn_bare();
+    let driver = Driver::start();
+    let base = app.address.clone();
+    run(async {
+        let browser = tokio::time::timeout(Duration::from_secs(30), driver.browser(true))
+            .await
+            .expect("Chromium started");
+        let s = Steps {
+            browser: &browser,
+            prefix: format!("{}-first-run", backend(&app)),
+        };
+        bounded("open /login", browser.goto(&format!("{base}/login"))).await;
+        s.type_into("#email", "owner@example.com").await;
+        s.type_into("#password", PASSWORD).await;
+        s.click("form[action='/login'] button[type=submit]").await;
+        s.until("document.querySelector('.first-run')", "the guide")
+            .await;
+        s.shot("01-guide").await;
+        s.click("form.demo button[type=submit]").await;
+        s.until(
+            "document.querySelector('table#liability')",
+            "the dashboard with demo data",
+        )
+        .await;
+        s.shot("02-demo-dashboard").await;
+        bounded("close", browser.close()).await;
+    });
+}

@@ -105,3 +105,20 @@ fn an_empty_console_shows_the_first_run_guide_and_loads_demo_data_once() {
     assert_eq!(forbidden.status, 403);
     app.assert_verified();
 }
+
+#[test]
+fn a_fresh_install_starts_with_setting_up_a_currency() {
+    let app = TestApp::spawn_bare();
+    let mut owner = app.signed_in(Role::Owner);
+    let mut support = app.signed_in(Role::Support);
+
+    let guide = owner.get("/");
+    let for_support = support.get("/");
+
+    assert!(guide.body.contains("Welcome to Creditdesk"));
+    assert!(guide
+        .body
+        .contains("href=\"/settings/promo-credit\">Set up a currency</a>"));
+    assert!(!guide.body.contains("✓"), "nothing done yet");
+    assert!(for_support.body.contains("An owner does this."));
+}

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{date, record_id, search_text};
+use super::{date, record_id, search_text, QueryPairs};
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::activity::ActivityFilter;
 
@@ -75,19 +75,14 @@ impl RawActivityFilter {
 
 /// The filter as URL query pairs (without paging), for links and the export.
 pub fn query_pairs(filter: &ActivityFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = Vec::new();
-    let mut push = |key, value: Option<String>| {
-        if let Some(value) = value {
-            pairs.push((key, value));
-        }
-    };
-    push("actor", filter.actor_prefix.clone());
-    push("action", filter.action.clone());
-    push("from", filter.from.map(|d| d.to_string()));
-    push("to", filter.to.map(|d| d.to_string()));
-    push("user_id", filter.user_id.map(|id| id.to_string()));
-    push("record_id", filter.record_id.map(|id| id.to_string()));
-    pairs
+    QueryPairs::default()
+        .add("actor", filter.actor_prefix.as_ref())
+        .add("action", filter.action.as_ref())
+        .add("from", filter.from)
+        .add("to", filter.to)
+        .add("user_id", filter.user_id)
+        .add("record_id", filter.record_id)
+        .done()
 }
 
 #[cfg(test)]

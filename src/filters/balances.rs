@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{currency, date, search_text, whole_number};
+use super::{currency, date, search_text, whole_number, QueryPairs};
 use crate::domain::MAX_BALANCE;
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::balances::{BalanceFilter, BalanceSort};
@@ -85,26 +85,15 @@ impl RawBalanceFilter {
 
 /// The filter as URL query pairs (without paging), for links and exports.
 pub fn query_pairs(filter: &BalanceFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = Vec::new();
-    if let Some(email) = &filter.email_prefix {
-        pairs.push(("email", email.clone()));
-    }
-    if let Some(currency) = &filter.currency {
-        pairs.push(("currency", currency.to_string()));
-    }
-    if let Some(min) = filter.min {
-        pairs.push(("min", min.to_string()));
-    }
-    if let Some(max) = filter.max {
-        pairs.push(("max", max.to_string()));
-    }
-    if let Some(as_of) = filter.as_of {
-        pairs.push(("as_of", as_of.to_string()));
-    }
-    if filter.sort != BalanceSort::default() {
-        pairs.push(("sort", sort_name(filter.sort).to_owned()));
-    }
-    pairs
+    let sort = (filter.sort != BalanceSort::default()).then(|| sort_name(filter.sort));
+    QueryPairs::default()
+        .add("email", filter.email_prefix.as_ref())
+        .add("currency", filter.currency)
+        .add("min", filter.min)
+        .add("max", filter.max)
+        .add("as_of", filter.as_of)
+        .add("sort", sort)
+        .done()
 }
 
 #[cfg(test)]

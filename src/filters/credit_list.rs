@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{currency, date, search_text};
+use super::{currency, date, search_text, QueryPairs};
 use crate::domain::{Reason, TransactionType};
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::credit_list::CreditFilter;
@@ -94,29 +94,21 @@ impl RawCreditFilter {
 
 /// The filter as URL query pairs (without paging), for links and exports.
 pub fn query_pairs(filter: &CreditFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = Vec::new();
-    let mut push = |key, value: Option<String>| {
-        if let Some(value) = value {
-            pairs.push((key, value));
-        }
-    };
-    push("email", filter.email_prefix.clone());
-    push("external_id", filter.external_id.clone());
-    push("invoice_id", filter.invoice_id.clone());
-    push("currency", filter.currency.as_ref().map(|c| c.to_string()));
-    push("reason", filter.reason.map(|r| r.as_str().to_owned()));
-    push("from", filter.from.map(|d| d.to_string()));
-    push("to", filter.to.map(|d| d.to_string()));
+    let mut pairs = QueryPairs::default()
+        .add("email", filter.email_prefix.as_ref())
+        .add("external_id", filter.external_id.as_ref())
+        .add("invoice_id", filter.invoice_id.as_ref())
+        .add("currency", filter.currency)
+        .add("reason", filter.reason)
+        .add("from", filter.from)
+        .add("to", filter.to);
     for kind in &filter.types {
-        pairs.push(("type", kind.as_str().to_owned()));
-    }
-    if filter.ascending {
-        pairs.push(("order", "asc".to_owned()));
-    }
-    if let Some(id) = filter.record_id {
-        pairs.push(("record_id", id.to_string()));
+        pairs = pairs.add("type", Some(kind));
     }
     pairs
+        .add("order", filter.ascending.then_some("asc"))
+        .add("record_id", filter.record_id)
+        .done()
 }
 
 #[cfg(test)]

@@ -116,6 +116,24 @@ pub fn record_id(field: &'static str, raw: &str) -> Result<Option<i64>, FieldErr
     whole_number(field, raw, 1, i64::MAX, "a record ID")
 }
 
+/// Query pairs of a filter, for links and exports: optional values are left out.
+#[derive(Debug, Default)]
+pub struct QueryPairs(Vec<(&'static str, String)>);
+
+impl QueryPairs {
+    /// Adds `key=value` when there is a value.
+    pub fn add(mut self, key: &'static str, value: Option<impl ToString>) -> QueryPairs {
+        if let Some(value) = value {
+            self.0.push((key, value.to_string()));
+        }
+        self
+    }
+
+    pub fn done(self) -> Vec<(&'static str, String)> {
+        self.0
+    }
+}
+
 /// `per_page` and `after` of the lists with keyset pages.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use time::{Date, OffsetDateTime};
 
-use super::{currency, date};
+use super::{currency, date, QueryPairs};
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::summary::SummaryPeriod;
 
@@ -40,14 +40,11 @@ impl RawSummaryQuery {
 
 /// The period as URL query pairs.
 pub fn query_pairs(period: &SummaryPeriod) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![
-        ("from", period.from.to_string()),
-        ("to", period.to.to_string()),
-    ];
-    if let Some(currency) = &period.currency {
-        pairs.push(("currency", currency.to_string()));
-    }
-    pairs
+    QueryPairs::default()
+        .add("from", Some(period.from))
+        .add("to", Some(period.to))
+        .add("currency", period.currency)
+        .done()
 }
 
 #[cfg(test)]

@@ -154,8 +154,8 @@ fn figures(
         outstanding_text: format_credits(outstanding),
         value_text: money_value(outstanding, rate, &code).grouped(),
         rate_text: format!("{} {code}", rate.display_for(code.minor_units())),
-        added_text: format_credits(added_30),
-        used_text: format_credits(used_30),
+        added_text: signed(added_30, "+"),
+        used_text: signed(used_30, "−"),
         chart_label: format!(
             "Credits added and used per day in {code} over the last {DAYS} days: {} added, {} used.",
             format_credits(added_30),
@@ -177,4 +177,12 @@ pub struct FirstRunPage {
     pub has_currency: bool,
     pub has_customers: bool,
     pub is_owner: bool,
+}
+
+/// `+1,200` or `−300`; a plain `0` when nothing moved.
+fn signed(credits: i64, sign: &str) -> String {
+    match credits {
+        0 => "0".to_owned(),
+        n => format!("{sign}{}", format_credits(n)),
+    }
 }

@@ -165,8 +165,17 @@ impl TestApp {
         TestApp::spawn_with(|_| {})
     }
 
-    /// The same, with settings changed from the defaults (a pool of 16) by `configure`.
+    /// The same, with settings changed from the defaults (a pool of 16) by `change`.
     pub fn spawn_with(change: impl FnOnce(&mut AppSettings)) -> TestApp {
+        TestApp::spawn_configured(change, true)
+    }
+
+    /// A fresh install: admins of every role, but no currency and no customer.
+    pub fn spawn_bare() -> TestApp {
+        TestApp::spawn_configured(|_| {}, false)
+    }
+
+    fn spawn_configured(change: impl FnOnce(&mut AppSettings), with_eur: bool) -> TestApp {
         let db = TestDb::new();
         let mut settings = AppSettings::new(db.url.clone());
         settings.pool = db::PoolOptions::new(16);
@@ -175,7 +184,9 @@ impl TestApp {
         let pool = db.pool_with(settings.pool);
         {
             let mut conn = pool.get().unwrap();
-            configure(&mut conn, "EUR", "1.00");
+            if with_eur {
+                configure(&mut conn, "EUR", "1.00");
+            }
             for role in Role::ALL {
                 let email = Email::parse(&format!("{}@example.com", role.as_str())).unwrap();
                 let system = creditdesk::store::activity::Audit::system();
