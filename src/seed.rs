@@ -17,7 +17,7 @@ use crate::db::dialect::{per_backend, relax_durability_for_seeding};
 use crate::db::models::{NewCreditAccount, NewCreditTransaction};
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
 use crate::db::{now_utc, DbConnection};
-use crate::domain::{money_value, CurrencyCode, ExchangeRate, TransactionType};
+use crate::domain::{holder_change, money_value, CurrencyCode, ExchangeRate, TransactionType};
 use crate::store::configs;
 
 /// What to generate.
@@ -262,7 +262,7 @@ pub fn seed(
 
     // Pass 1: the final state of every account, and the per-day totals.
     let mut first = Simulation::new(plan, now);
-    let mut daily: BTreeMap<DayKey, (i64, i64, i64)> = BTreeMap::new();
+    let mut daily: BTreeMap<DayKey, (i64, i64, i64, i64)> = BTreeMap::new();
     while let Some(row) = first.next_row() {
         let currency = first.accounts[row.account].currency;
         let entry = daily
@@ -274,6 +274,7 @@ pub fn seed(
         } else {
             entry.2 -= row.delta;
         }
+        entry.3 += holder_change(row.before, row.after);
     }
 
     conn.transaction(|conn| -> anyhow::Result<()> {
@@ -306,17 +307,20 @@ pub fn seed(
         }
         let totals: Vec<_> = daily
             .into_iter()
-            .map(|((day, currency, kind, reason), (rows, added, deducted))| {
-                (
-                    credit_daily_totals::day.eq(day),
-                    credit_daily_totals::currency.eq(CURRENCIES[currency]),
-                    credit_daily_totals::kind.eq(kind.as_str()),
-                    credit_daily_totals::reason.eq(reason),
-                    credit_daily_totals::row_count.eq(rows),
-                    credit_daily_totals::added.eq(added),
-                    credit_daily_totals::deducted.eq(deducted),
-                )
-            })
+            .map(
+                |((day, currency, kind, reason), (rows, added, deducted, holders))| {
+                    (
+                        credit_daily_totals::day.eq(day),
+                        credit_daily_totals::currency.eq(CURRENCIES[currency]),
+                        credit_daily_totals::kind.eq(kind.as_str()),
+                        credit_daily_totals::reason.eq(reason),
+                        credit_daily_totals::row_count.eq(rows),
+                        credit_daily_totals::added.eq(added),
+                        credit_daily_totals::deducted.eq(deducted),
+                        credit_daily_totals::holders_delta.eq(holders),
+                    )
+                },
+            )
             .collect();
         for chunk in totals.chunks(BATCH) {
             per_backend!(conn, |c| diesel::insert_into(credit_daily_totals::table)

@@ -135,6 +135,7 @@ diesel::table! {
         row_count -> BigInt,
         added -> BigInt,
         deducted -> BigInt,
+        holders_delta -> BigInt,
     }
 }
 

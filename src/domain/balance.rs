@@ -43,6 +43,16 @@ pub fn apply(balance: i64, change: Change) -> Result<(i64, i64), BalanceError> {
     apply_delta(balance, delta).map(|after| (delta, after))
 }
 
+/// What a change does to the number of accounts holding credit: +1 when a balance leaves 0,
+/// -1 when it comes back to 0, else nothing.
+pub fn holder_change(before: i64, after: i64) -> i64 {
+    match (before > 0, after > 0) {
+        (false, true) => 1,
+        (true, false) => -1,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

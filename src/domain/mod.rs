@@ -12,7 +12,7 @@ mod rate;
 mod text;
 
 pub use amount::{parse_amount, AmountError, Change, Mode, MAX_BALANCE};
-pub use balance::{apply, apply_delta, BalanceError};
+pub use balance::{apply, apply_delta, holder_change, BalanceError};
 pub use currency::{CurrencyCode, CurrencyError};
 pub use email::{Email, EmailError};
 pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};

@@ -21,8 +21,8 @@ use crate::db::models::{
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
 use crate::db::{lock_account, now_utc, write_transaction, DbConnection};
 use crate::domain::{
-    apply_delta, money_value, BalanceError, Change, CurrencyCode, ExchangeRate, Money, Note,
-    Reason, TransactionType,
+    apply_delta, holder_change, money_value, BalanceError, Change, CurrencyCode, ExchangeRate,
+    Money, Note, Reason, TransactionType,
 };
 use crate::store::activity::{self, Audit};
 use crate::store::configs;
@@ -409,6 +409,7 @@ fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) 
     } else {
         (0, -row.delta)
     };
+    let holders = holder_change(row.balance_before, row.balance_after);
     let values = (
         totals::day.eq(row.created_at.date()),
         totals::currency.eq(row.currency),
@@ -417,11 +418,13 @@ fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) 
         totals::row_count.eq(1i64),
         totals::added.eq(added),
         totals::deducted.eq(deducted),
+        totals::holders_delta.eq(holders),
     );
     let sums = (
         totals::row_count.eq(totals::row_count + 1i64),
         totals::added.eq(totals::added + added),
         totals::deducted.eq(totals::deducted + deducted),
+        totals::holders_delta.eq(totals::holders_delta + holders),
     );
     let key = (totals::day, totals::currency, totals::kind, totals::reason);
     per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)

@@ -9,7 +9,7 @@ use time::Date;
 use crate::db::models::{CreditAccount, CreditTransaction};
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions};
 use crate::db::DbConnection;
-use crate::domain::{Note, TransactionType, MAX_BALANCE};
+use crate::domain::{holder_change, Note, TransactionType, MAX_BALANCE};
 
 const ACCOUNTS_PER_CHUNK: i64 = 500;
 /// Stop listing after this many breaks: the count still covers them all.
@@ -17,6 +17,9 @@ const MAX_LISTED: usize = 1000;
 
 /// A row of the per-day totals: day, currency, type, reason ('' for none).
 type DayKey = (Date, String, String, String);
+
+/// Rows, added, deducted and holders delta of a day's totals.
+type DayFigures = (i64, i64, i64, i64);
 
 /// What `verify` found.
 #[derive(Debug, Default)]
@@ -26,7 +29,7 @@ pub struct Report {
     pub problems: Vec<String>,
     pub problem_count: u64,
     /// (rows, added, deducted) per (day, currency, type, reason) as the ledger rows add up.
-    daily: BTreeMap<DayKey, (i64, i64, i64)>,
+    daily: BTreeMap<DayKey, DayFigures>,
 }
 
 impl Report {
@@ -147,6 +150,7 @@ fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &m
         } else {
             day.2 -= row.delta;
         }
+        day.3 += holder_change(row.balance_before, row.balance_after);
         if row.delta > 0 {
             added = added.saturating_add(row.delta);
         } else {
@@ -183,32 +187,36 @@ fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &m
 
 /// The per-day totals table must equal what the ledger rows add up to.
 fn check_daily_totals(conn: &mut DbConnection, report: &mut Report) -> QueryResult<()> {
-    let stored: Vec<(Date, String, String, String, i64, i64, i64)> = credit_daily_totals::table
+    let stored: Vec<(DayKey, DayFigures)> = credit_daily_totals::table
         .select((
-            credit_daily_totals::day,
-            credit_daily_totals::currency,
-            credit_daily_totals::kind,
-            credit_daily_totals::reason,
-            credit_daily_totals::row_count,
-            credit_daily_totals::added,
-            credit_daily_totals::deducted,
+            (
+                credit_daily_totals::day,
+                credit_daily_totals::currency,
+                credit_daily_totals::kind,
+                credit_daily_totals::reason,
+            ),
+            (
+                credit_daily_totals::row_count,
+                credit_daily_totals::added,
+                credit_daily_totals::deducted,
+                credit_daily_totals::holders_delta,
+            ),
         ))
         .load(conn)?;
     let mut expected = std::mem::take(&mut report.daily);
-    for (day, currency, kind, reason, rows, added, deducted) in stored {
-        let key = (day, currency, kind, reason);
-        let want = expected.remove(&key).unwrap_or((0, 0, 0));
-        if want != (rows, added, deducted) {
+    for (key, figures) in stored {
+        let want = expected.remove(&key).unwrap_or_default();
+        if want != figures {
             report.problem(format!(
-                "daily totals {} {} {} {:?}: stored rows/added/deducted {rows}/{added}/{deducted}, ledger {}/{}/{}",
-                key.0, key.1, key.2, key.3, want.0, want.1, want.2
+                "daily totals {} {} {} {:?}: stored rows/added/deducted/holders {figures:?}, ledger {want:?}",
+                key.0, key.1, key.2, key.3
             ));
         }
     }
     for (key, want) in expected {
         report.problem(format!(
-            "daily totals {} {} {} {:?}: missing, ledger has {}/{}/{}",
-            key.0, key.1, key.2, key.3, want.0, want.1, want.2
+            "daily totals {} {} {} {:?}: missing, ledger has rows/added/deducted/holders {want:?}",
+            key.0, key.1, key.2, key.3
         ));
     }
     Ok(())

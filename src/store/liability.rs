@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use time::Date;
 
-use crate::db::schema::{credit_accounts, credit_daily_totals};
+use crate::db::schema::credit_daily_totals;
 use crate::db::DbConnection;
 
 /// Credits outstanding now, per currency: everything ever added minus everything removed.
@@ -24,14 +24,14 @@ pub fn outstanding(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>>
     Ok(rows.into_iter().collect())
 }
 
-/// Customers holding at least one credit, per currency.
+/// Customers holding at least one credit, per currency: every account that left 0 minus
+/// every one that came back to it, as the per-day totals keep them.
 pub fn customers_with_credit(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = credit_accounts::table
-        .filter(credit_accounts::balance.gt(0))
-        .group_by(credit_accounts::currency)
+    let rows: Vec<(String, i64)> = credit_daily_totals::table
+        .group_by(credit_daily_totals::currency)
         .select((
-            credit_accounts::currency,
-            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+            credit_daily_totals::currency,
+            sql::<BigInt>("CAST(COALESCE(SUM(holders_delta), 0) AS BIGINT)"),
         ))
         .load(conn)?;
     Ok(rows.into_iter().collect())

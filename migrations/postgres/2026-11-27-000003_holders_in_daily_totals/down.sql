@@ -1,0 +1,1 @@
+ALTER TABLE credit_daily_totals DROP COLUMN holders_delta;
