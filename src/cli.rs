@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{
     default_max_exports, parse_seconds, parse_trusted_proxies, secure_cookies_by_default, Settings,
-    DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT,
+    DEFAULT_API_RATE_LIMIT, DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT,
 };
 use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
@@ -104,6 +104,11 @@ struct ServeArgs {
     #[arg(long, env = "CREDITDESK_SESSION_HOURS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=720))]
     session_hours: u32,
+    /// API requests one key may send per minute (in bursts of up to as many); 0 for no
+    /// limit. Over it, 429 with Retry-After.
+    #[arg(long, env = "CREDITDESK_API_RATE_LIMIT", default_value_t = DEFAULT_API_RATE_LIMIT,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    api_rate_limit: u32,
 }
 
 /// The parsed `--trusted-proxies` (one value holding a list).
@@ -139,6 +144,7 @@ impl ServeArgs {
                 idle: time::Duration::minutes(i64::from(self.session_idle_minutes)),
             },
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
+            api_rate_limit: self.api_rate_limit,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Settings {
     /// An export whose client reads nothing for this long is ended (and recorded as
     /// abandoned), so its connection and its place among `max_exports` come back.
     pub export_stall_limit: Duration,
+    /// `CREDITDESK_API_RATE_LIMIT`: API requests per minute one key may send; 0 for none.
+    pub api_rate_limit: u32,
 }
 
 impl Settings {
@@ -47,9 +49,14 @@ impl Settings {
             trusted_proxies: Vec::new(),
             sessions: SessionPolicy::default(),
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
+            api_rate_limit: DEFAULT_API_RATE_LIMIT,
         }
     }
 }
+
+/// API requests per minute per key: 20 a second on average, far above a checkout's needs
+/// and far below what would crowd the console out.
+pub const DEFAULT_API_RATE_LIMIT: u32 = 1200;
 
 /// How long an export waits for a client that has stopped reading.
 pub const DEFAULT_EXPORT_STALL_LIMIT: Duration = Duration::from_secs(60);

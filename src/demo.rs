@@ -63,9 +63,12 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                 last_name: last.to_owned(),
                 country: Some(COUNTRIES[rng.gen_range(0..COUNTRIES.len())].to_owned()),
             },
+            None,
         ) {
             Ok(customer) => customer,
-            Err(CustomerError::Duplicate) => continue,
+            Err(
+                CustomerError::EmailTaken | CustomerError::ExternalIdTaken | CustomerError::Taken,
+            ) => continue,
             Err(e) => return Err(e.into()),
         };
         created += 1;
@@ -93,6 +96,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     expected_version: None,
                     actor: staff,
                     source: Source::Console,
+                    idempotency_key: None,
                     audit: None,
                 },
             )?;
@@ -125,6 +129,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Api,
+                    idempotency_key: None,
                     audit: None,
                 },
             )?;

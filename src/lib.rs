@@ -1,6 +1,7 @@
 //! Creditdesk: a self-hosted admin console for promo credits in subscription billing.
 //! docs/ describes the product; README.md "How it is built" maps it onto these modules.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -12,6 +12,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpServer};
 use tokio::sync::Semaphore;
 
+use crate::api::rate_limit::RateLimiter;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::AppError;
@@ -25,12 +26,15 @@ pub struct AppState {
     pub settings: Settings,
     /// One permit per CSV export allowed to run at once.
     pub exports: Arc<Semaphore>,
+    /// Requests per API key (`api_rate_limit`).
+    pub api_limits: Arc<RateLimiter>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings) -> AppState {
         AppState {
             exports: Arc::new(Semaphore::new(settings.max_exports.max(1))),
+            api_limits: Arc::new(RateLimiter::new(settings.api_rate_limit)),
             pool,
             settings,
         }
@@ -54,6 +58,7 @@ impl Application {
         listener: TcpListener,
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
+        actix_web::rt::spawn(housekeeping(pool.clone()));
         let state = web::Data::new(AppState::new(pool, settings));
         let server =
             HttpServer::new(move || {
@@ -87,6 +92,33 @@ impl Application {
 
     pub fn server(self) -> Server {
         self.server
+    }
+}
+
+/// How often the server forgets what it keeps for a while only.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+
+/// Forgets idempotency keys past their 24 hours, now and then every
+/// [`HOUSEKEEPING_EVERY`], for as long as the server runs.
+async fn housekeeping(pool: Pool) {
+    let mut ticks = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        ticks.tick().await;
+        let pool = pool.clone();
+        let purged = web::block(move || -> anyhow::Result<usize> {
+            let mut conn = pool.get()?;
+            Ok(crate::store::idempotency::purge(
+                &mut conn,
+                crate::db::now_utc(),
+            )?)
+        })
+        .await;
+        match purged {
+            Ok(Ok(0)) => {}
+            Ok(Ok(count)) => tracing::info!(count, "forgot idempotency keys older than 24 h"),
+            Ok(Err(error)) => tracing::warn!(%error, "could not forget old idempotency keys"),
+            Err(error) => tracing::warn!(%error, "housekeeping did not run"),
+        }
     }
 }
 

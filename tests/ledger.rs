@@ -32,6 +32,7 @@ fn adjust(
             expected_version,
             actor: Actor::System,
             source: Source::Console,
+            idempotency_key: None,
             audit: None,
         },
     )

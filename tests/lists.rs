@@ -110,6 +110,7 @@ fn each_filter_and_combinations_select_exactly_the_right_rows() {
                     expected_version: None,
                     actor: Actor::Admin(1),
                     source: Source::Console,
+                    idempotency_key: None,
                     audit: None,
                 },
             )
@@ -262,6 +263,7 @@ fn paging_returns_every_row_once_while_new_rows_arrive() {
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Api,
+                    idempotency_key: None,
                     audit: None,
                 },
             )

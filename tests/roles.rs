@@ -34,6 +34,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("get", "/healthz", Public),
     ("get", "/metrics", Public),
     ("get", "/static/{path:.*}", Public),
+    ("get", "/api/openapi.json", Public),
     ("post", "/logout", Roles(EVERYONE)),
     ("get", "/", Roles(EVERYONE)),
     ("post", "/demo", Roles(OWNERS)),
@@ -93,6 +94,7 @@ fn concrete(route: &Route, user: i64, admin: i64, key: i64) -> String {
         .path
         .replace("{id}", &id.to_string())
         .replace("{path:.*}", "app.css")
+        .replace("{invoice_id}", "INV-1")
 }
 
 fn send(client: &mut Client, route: &Route, path: &str) -> common::Reply {

@@ -217,6 +217,7 @@ fn a_disabled_currency_refuses_every_change_but_stays_visible() {
             expected_version: None,
             actor: Actor::System,
             source: Source::Api,
+            idempotency_key: None,
             audit: None,
         },
     );

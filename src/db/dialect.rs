@@ -5,9 +5,12 @@
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-use super::models::{CreditAccount, NewCreditAccount, PromoCreditConfig};
-use super::schema::{admins, credit_accounts, promo_credit_configs};
+use super::models::{CreditAccount, InvoicePayment, NewCreditAccount, PromoCreditConfig};
+use super::schema::{
+    admins, credit_accounts, idempotency_keys, invoice_payments, promo_credit_configs,
+};
 use super::DbConnection;
+use crate::store::idempotency::KeyUse;
 
 /// Runs `$body` with `$conn` bound to the backend's own connection type, for a statement
 /// that is the same SQL on both but that the connection enum cannot carry.
@@ -162,6 +165,58 @@ pub fn lock_enabled_owners(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
         DbConnection::Pg(pg) => owners.select(admins::id).for_update().load(pg),
         DbConnection::Sqlite(sqlite) => owners.select(admins::id).load(sqlite),
     }
+}
+
+/// The payment of an invoice, locked for the rest of the write transaction.
+pub fn lock_payment(
+    conn: &mut DbConnection,
+    invoice_id: &str,
+) -> QueryResult<Option<InvoicePayment>> {
+    let payment = invoice_payments::table.find(invoice_id.to_owned());
+    match conn {
+        DbConnection::Pg(pg) => payment
+            .select(InvoicePayment::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(sqlite) => payment
+            .select(InvoicePayment::as_select())
+            .first(sqlite)
+            .optional(),
+    }
+}
+
+/// Claims an invoice id for a payment; false when it was paid already (on PostgreSQL the
+/// insert first waits for a payment of the same invoice in flight).
+pub fn claim_invoice(conn: &mut DbConnection, payment: &InvoicePayment) -> QueryResult<bool> {
+    per_backend!(conn, |c| diesel::insert_into(invoice_payments::table)
+        .values(payment)
+        .on_conflict(invoice_payments::invoice_id)
+        .do_nothing()
+        .execute(c))
+    .map(|inserted| inserted == 1)
+}
+
+/// Inserts an idempotency key, pending its answer; false when the key is taken (on
+/// PostgreSQL the insert first waits for a request in flight with the same key).
+pub fn insert_idempotency_key(
+    conn: &mut DbConnection,
+    key: &KeyUse,
+    now: time::PrimitiveDateTime,
+) -> QueryResult<bool> {
+    per_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::api_key_id.eq(key.api_key_id),
+            idempotency_keys::route.eq(key.route),
+            idempotency_keys::key.eq(key.key),
+            idempotency_keys::request_hash.eq(key.request_hash),
+            idempotency_keys::status.eq(0i64),
+            idempotency_keys::response.eq(""),
+            idempotency_keys::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))
+    .map(|inserted| inserted == 1)
 }
 
 /// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this

@@ -209,3 +209,23 @@ pub struct PromoCreditRate {
     pub changed_at: PrimitiveDateTime,
     pub changed_by: String,
 }
+
+/// One payment of an invoice with promo credits.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invoice_payments)]
+pub struct InvoicePayment {
+    pub invoice_id: String,
+    pub user_id: i64,
+    pub currency: String,
+    pub request_hash: String,
+    pub invoice_amount: String,
+    pub credits_applied: i64,
+    pub discount_amount: String,
+    pub credits_refunded: i64,
+    pub amount_refunded: String,
+    pub transaction_id: Option<i64>,
+    /// The `Limit`s of the application, comma-separated.
+    pub reasons: String,
+    pub api_key_id: Option<i64>,
+    pub created_at: PrimitiveDateTime,
+}

@@ -156,6 +156,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_daily_totals,
     login_throttle,
     promo_credit_rates,
+    invoice_payments,
+    idempotency_keys,
 );
 
 diesel::table! {
@@ -163,5 +165,35 @@ diesel::table! {
         key -> Text,
         window_started_at -> Timestamp,
         attempts -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoice_payments (invoice_id) {
+        invoice_id -> Text,
+        user_id -> BigInt,
+        currency -> Text,
+        request_hash -> Text,
+        invoice_amount -> Text,
+        credits_applied -> BigInt,
+        discount_amount -> Text,
+        credits_refunded -> BigInt,
+        amount_refunded -> Text,
+        transaction_id -> Nullable<BigInt>,
+        reasons -> Text,
+        api_key_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (api_key_id, route, key) {
+        api_key_id -> BigInt,
+        route -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> BigInt,
+        response -> Text,
+        created_at -> Timestamp,
     }
 }

@@ -35,6 +35,20 @@ pub enum Change {
 }
 
 impl Change {
+    /// `value` credits meant as `mode`: a new total of 0 to 10^12, or a non-zero change of
+    /// at most 10^12 either way.
+    pub fn new(mode: Mode, value: i64) -> Result<Change, AmountError> {
+        if value.unsigned_abs() > MAX_BALANCE.unsigned_abs() {
+            return Err(AmountError::TooLarge);
+        }
+        match mode {
+            Mode::Set if value < 0 => Err(AmountError::Negative),
+            Mode::Set => Ok(Change::SetTo(value)),
+            Mode::Change if value == 0 => Err(AmountError::Zero),
+            Mode::Change => Ok(Change::By(value)),
+        }
+    }
+
     /// The signed delta this change means for an account holding `balance`.
     pub fn delta_from(self, balance: i64) -> i64 {
         match self {
@@ -97,16 +111,10 @@ pub fn parse_amount(input: &str, mode: Mode) -> Result<Change, AmountError> {
     }
     // At most 13 ASCII digits always fit in an i64.
     let magnitude: i64 = digits.parse().map_err(|_| AmountError::NotWholeNumber)?;
-    if magnitude > MAX_BALANCE {
-        return Err(AmountError::TooLarge);
+    if negative && mode == Mode::Set {
+        return Err(AmountError::Negative);
     }
-    match mode {
-        Mode::Set if negative => Err(AmountError::Negative),
-        Mode::Set => Ok(Change::SetTo(magnitude)),
-        Mode::Change if magnitude == 0 => Err(AmountError::Zero),
-        Mode::Change if negative => Ok(Change::By(-magnitude)),
-        Mode::Change => Ok(Change::By(magnitude)),
-    }
+    Change::new(mode, if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! type here is built through a parser that says, in a billing admin's words, what is wrong.
 
 mod amount;
+mod application;
 mod balance;
 mod currency;
 mod email;
@@ -12,11 +13,14 @@ mod rate;
 mod text;
 
 pub use amount::{parse_amount, AmountError, Change, Mode, MAX_BALANCE};
+pub use application::{
+    apply_to_invoice, credits_for, Application, CreditTerms, InvoiceAsk, Limit, Purpose,
+};
 pub use balance::{apply, apply_delta, holder_change, BalanceError};
 pub use currency::{CurrencyCode, CurrencyError};
 pub use email::{Email, EmailError};
 pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
-pub use money::{format_credits, format_grouped, money_value, Money};
+pub use money::{format_credits, format_grouped, money_value, Money, MoneyError};
 pub use note::{Note, NoteError};
 pub use rate::{ExchangeRate, RateError};
 pub use text::{forbidden_character, normalize_line_breaks, without_controls, ForbiddenCharacter};

@@ -40,6 +40,41 @@ impl Money {
     }
 }
 
+/// Why an amount of money was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error(
+        "Give the amount as a decimal string with at most {0} decimal places, like \"12.50\"."
+    )]
+    NotAnAmount(u32),
+    #[error("The amount is above the maximum of 1,000,000,000,000.")]
+    TooLarge,
+}
+
+impl Money {
+    /// An amount as the API sends it: ASCII digits with at most the currency's minor units
+    /// after a `.`, 0 or more, at most 10^12 (`"12.50"`, JPY `"300"`).
+    pub fn parse(input: &str, currency: CurrencyCode) -> Result<Money, MoneyError> {
+        let units = currency.minor_units();
+        let (whole, fraction) = input.split_once('.').unwrap_or((input, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let well_formed = !whole.is_empty()
+            && digits(whole)
+            && digits(fraction)
+            && !(input.contains('.') && fraction.is_empty())
+            && fraction.len() as u32 <= units
+            && whole.len() <= 13;
+        if !well_formed {
+            return Err(MoneyError::NotAnAmount(units));
+        }
+        let amount: Decimal = input.parse().map_err(|_| MoneyError::NotAnAmount(units))?;
+        if amount > Decimal::from(crate::domain::MAX_BALANCE) {
+            return Err(MoneyError::TooLarge);
+        }
+        Ok(Money::new(amount, currency))
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount, self.currency)
@@ -100,6 +135,32 @@ mod tests {
         assert_eq!(money_value(5, ten, &code("EUR")).to_string(), "50.00 EUR");
         let quarter = ExchangeRate::parse("0.25").unwrap();
         assert_eq!(money_value(10, quarter, &code("USD")).plain(), "2.50");
+    }
+
+    #[test]
+    fn parses_amounts_with_the_currency_s_minor_units() {
+        let plain = |text: &str, c: &str| Money::parse(text, code(c)).map(|m| m.plain());
+        assert_eq!(plain("12.5", "EUR"), Ok("12.50".into()));
+        assert_eq!(plain("0", "EUR"), Ok("0.00".into()));
+        assert_eq!(plain("300", "JPY"), Ok("300".into()));
+        assert_eq!(plain("1.125", "BHD"), Ok("1.125".into()));
+        for (bad, c) in [
+            ("1.001", "EUR"),
+            ("1.5", "JPY"),
+            ("-1", "EUR"),
+            ("1e3", "EUR"),
+            ("", "EUR"),
+            ("1.", "EUR"),
+            (".5", "EUR"),
+            (" 1", "EUR"),
+            ("1,50", "EUR"),
+        ] {
+            assert!(Money::parse(bad, code(c)).is_err(), "{bad} {c}");
+        }
+        assert_eq!(
+            Money::parse("1000000000001", code("EUR")),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]

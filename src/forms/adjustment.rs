@@ -80,6 +80,36 @@ impl AdjustmentFields {
 impl AdjustmentInput {
     /// The ledger's command: this change to `user_id`'s account, by an admin in the console.
     pub fn by_admin(self, user_id: i64, admin_id: i64, audit: Audit) -> Adjustment {
+        self.command(
+            user_id,
+            Actor::Admin(admin_id),
+            Source::Console,
+            None,
+            audit,
+        )
+    }
+
+    /// The same change sent through the API with key `key_id`, and the request's
+    /// `Idempotency-Key` if it had one.
+    pub fn by_api_key(
+        self,
+        user_id: i64,
+        key_id: i64,
+        idempotency_key: Option<String>,
+        audit: Audit,
+    ) -> Adjustment {
+        let actor = Actor::ApiKey(key_id);
+        self.command(user_id, actor, Source::Api, idempotency_key, audit)
+    }
+
+    fn command(
+        self,
+        user_id: i64,
+        actor: Actor,
+        source: Source,
+        idempotency_key: Option<String>,
+        audit: Audit,
+    ) -> Adjustment {
         Adjustment {
             user_id,
             currency: self.currency,
@@ -87,8 +117,9 @@ impl AdjustmentInput {
             note: self.note,
             reason: self.reason,
             expected_version: self.expected_version,
-            actor: Actor::Admin(admin_id),
-            source: Source::Console,
+            actor,
+            source,
+            idempotency_key,
             audit: Some(audit),
         }
     }
@@ -106,7 +137,13 @@ pub fn refusal(error: LedgerError) -> Result<(StatusCode, FieldError), AppError>
         LedgerError::Balance(BalanceError::NothingToChange { .. }) => FORM,
         LedgerError::Balance(_) => "amount",
         LedgerError::CurrencyNotOffered(_) => "currency",
-        LedgerError::CurrencyDisabled(_) | LedgerError::UsageDisabled => FORM,
+        LedgerError::CurrencyDisabled(_)
+        | LedgerError::UsageDisabled
+        | LedgerError::InvoiceConflict
+        | LedgerError::DiscountCodeConflict
+        | LedgerError::InvoiceNotPaid
+        | LedgerError::NothingToRefund
+        | LedgerError::RefundOutOfRange { .. } => FORM,
     };
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -5,6 +5,7 @@
 pub mod adjustment;
 pub mod admins;
 pub mod api_keys;
+pub mod customer;
 pub mod login;
 pub mod password;
 pub mod settings;

@@ -10,6 +10,7 @@
 //! account, so a "set to" or an invoice cap is computed from the balance as it is inside the
 //! lock, never from a stale read.
 
+pub mod invoices;
 pub mod verify;
 
 use diesel::prelude::*;
@@ -50,6 +51,13 @@ impl Actor {
             Actor::System => None,
         }
     }
+
+    pub fn api_key_id(self) -> Option<i64> {
+        match self {
+            Actor::ApiKey(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 /// Why the ledger refused a change. Each is something a person or a checkout can cause, and
@@ -68,6 +76,16 @@ pub enum LedgerError {
     Balance(#[from] BalanceError),
     #[error("The balance changed while you were editing: it is now {balance} credits (version {version}). Check it and try again.")]
     VersionConflict { balance: i64, version: i64 },
+    #[error("This invoice was paid already with another request.")]
+    InvoiceConflict,
+    #[error("A discount code is on the invoice, and this currency's settings do not allow promo credits with one.")]
+    DiscountCodeConflict,
+    #[error("No promo credits were spent on this invoice.")]
+    InvoiceNotPaid,
+    #[error("Nothing is left to refund: this invoice spent no credits, or has had them all back.")]
+    NothingToRefund,
+    #[error("Refund between 1 and {refundable} credits: that is what this invoice spent and has not had back.")]
+    RefundOutOfRange { refundable: i64 },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -122,6 +140,8 @@ pub struct Adjustment {
     pub expected_version: Option<i64>,
     pub actor: Actor,
     pub source: Source,
+    /// The API request's `Idempotency-Key`, kept on the row.
+    pub idempotency_key: Option<String>,
     /// Recorded in the activity log, in the change's transaction.
     pub audit: Option<Audit>,
 }
@@ -137,6 +157,7 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
         expected_version,
         actor,
         source,
+        idempotency_key,
         audit,
     } = adjustment;
     let target = Target {
@@ -160,7 +181,7 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
             note: note.clone(),
             actor,
             invoice_id: None,
-            idempotency_key: None,
+            idempotency_key: idempotency_key.clone(),
             currency_value: None,
         })
     })
@@ -261,7 +282,7 @@ where
             conn,
             activity::Record {
                 audit,
-                action: "credit.adjust",
+                action: audit_action(row.kind.as_str()),
                 target: &format!("customer {user_id} ({customer_email}) {}", row.currency),
                 details: &format!(
                     "{} → {} ({:+}): {}",
@@ -275,6 +296,16 @@ where
         )?;
     }
     Ok(Some(posted))
+}
+
+/// The activity action that records a ledger row of `kind`.
+fn audit_action(kind: &str) -> &'static str {
+    match TransactionType::parse(kind) {
+        Ok(TransactionType::InvoiceApplied) => "credit.payment",
+        Ok(TransactionType::InvoiceRefunded) => "credit.refund",
+        Ok(TransactionType::Imported) => "credit.import",
+        _ => "credit.adjust",
+    }
 }
 
 fn customer_email(conn: &mut DbConnection, user_id: i64) -> Result<String, LedgerError> {

@@ -8,6 +8,7 @@
 mod account;
 mod activity;
 mod admins;
+pub mod api;
 mod api_keys;
 mod dashboard;
 mod health;
@@ -51,6 +52,7 @@ route_table! {
         get "/healthz" => health::healthz,
         get "/metrics" => health::metrics,
         get "/static/{path:.*}" => static_files::serve,
+        get "/api/openapi.json" => api::document,
     }
 }
 
@@ -90,8 +92,19 @@ route_table! {
 }
 
 route_table! {
-    /// Under `/api/v1`, behind the API key guard (none yet: docs/api.md).
-    API_ROUTES, register_api, "/api/v1" {}
+    /// Under `/api/v1`, behind the API key guard and its rate limit (docs/api.md). Each is
+    /// also in `api::ApiDoc`; a test holds the two lists equal.
+    API_ROUTES, register_api, "/api/v1" {
+        post "/users" => api::customers::create,
+        get "/users" => api::customers::find,
+        get "/users/{id}" => api::customers::show,
+        get "/users/{id}/promo-credit" => api::credits::accounts,
+        get "/users/{id}/promo-credit/transactions" => api::credits::transactions,
+        post "/users/{id}/promo-credit/adjustments" => api::credits::adjust,
+        post "/users/{id}/promo-credit/preview" => api::credits::preview,
+        post "/users/{id}/promo-credit/payments" => api::invoices::pay,
+        post "/promo-credit/payments/{invoice_id}/refunds" => api::invoices::refund,
+    }
 }
 
 /// The scope every API route lives in.

@@ -41,6 +41,26 @@ pub fn history(
         .load(conn)
 }
 
+/// A customer's rows newest first, in one currency or in all, older than `before`.
+pub fn customer_history(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<CreditTransaction>> {
+    if let Some(currency) = currency {
+        return history(conn, user_id, currency, before, limit);
+    }
+    credit_transactions::table
+        .filter(credit_transactions::user_id.eq(user_id))
+        .filter(credit_transactions::id.lt(before.unwrap_or(i64::MAX)))
+        .order(credit_transactions::id.desc())
+        .limit(limit)
+        .select(CreditTransaction::as_select())
+        .load(conn)
+}
+
 pub fn transaction(conn: &mut DbConnection, id: i64) -> QueryResult<Option<CreditTransaction>> {
     credit_transactions::table
         .find(id)
@@ -168,4 +188,13 @@ pub fn history_page(
         rows: rows.into_iter().zip(labels).collect(),
         has_older,
     })
+}
+
+/// Every account of a customer, in currency order.
+pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<CreditAccount>> {
+    credit_accounts::table
+        .filter(credit_accounts::user_id.eq(user_id))
+        .order(credit_accounts::currency)
+        .select(CreditAccount::as_select())
+        .load(conn)
 }

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 
 use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
-use crate::db::{is_unique_violation, now_utc, DbConnection};
+use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
 use crate::domain::Email;
+use crate::store::activity::{self, Audit};
 
 /// A customer to create, already validated.
 #[derive(Debug, Clone)]
@@ -19,34 +20,76 @@ pub struct NewCustomer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
+    #[error("A customer with this email already exists.")]
+    EmailTaken,
+    #[error("A customer with this external id already exists.")]
+    ExternalIdTaken,
+    /// Another request created the same customer at the same moment.
     #[error("A customer with this email or external id already exists.")]
-    Duplicate,
+    Taken,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
 
-pub fn create(conn: &mut DbConnection, customer: &NewCustomer) -> Result<User, CustomerError> {
+/// Creates a customer, recorded in the activity log when `audit` says by whom.
+pub fn create(
+    conn: &mut DbConnection,
+    customer: &NewCustomer,
+    audit: Option<&Audit>,
+) -> Result<User, CustomerError> {
     let email_lower = customer.email.normalized();
-    let inserted = diesel::insert_into(users::table)
-        .values(NewUser {
-            external_id: customer.external_id.as_deref(),
-            email: customer.email.as_str(),
-            email_lower: &email_lower,
-            first_name: &customer.first_name,
-            last_name: &customer.last_name,
-            country: customer.country.as_deref(),
-            created_at: now_utc(),
-        })
-        .returning(users::id)
-        .get_result::<i64>(conn);
-    match inserted {
-        Ok(id) => Ok(users::table
+    write_transaction(conn, |conn| {
+        let taken = |conn: &mut DbConnection, by_email: bool| -> QueryResult<bool> {
+            let query = users::table.select(users::id).into_boxed();
+            let query = match (by_email, &customer.external_id) {
+                (true, _) => query.filter(users::email_lower.eq(email_lower.clone())),
+                (false, Some(external)) => query.filter(users::external_id.eq(external.clone())),
+                (false, None) => return Ok(false),
+            };
+            Ok(query.first::<i64>(conn).optional()?.is_some())
+        };
+        if taken(conn, true)? {
+            return Err(CustomerError::EmailTaken);
+        }
+        if taken(conn, false)? {
+            return Err(CustomerError::ExternalIdTaken);
+        }
+        let id = diesel::insert_into(users::table)
+            .values(NewUser {
+                external_id: customer.external_id.as_deref(),
+                email: customer.email.as_str(),
+                email_lower: &email_lower,
+                first_name: &customer.first_name,
+                last_name: &customer.last_name,
+                country: customer.country.as_deref(),
+                created_at: now_utc(),
+            })
+            .returning(users::id)
+            .get_result::<i64>(conn)
+            .map_err(|e| match is_unique_violation(&e) {
+                true => CustomerError::Taken,
+                false => e.into(),
+            })?;
+        if let Some(audit) = audit {
+            activity::record(
+                conn,
+                activity::Record {
+                    audit,
+                    action: "customer.create",
+                    target: &format!("customer {id} ({})", customer.email),
+                    details: customer.external_id.as_deref().unwrap_or(""),
+                    subject: activity::Subject {
+                        user_id: Some(id),
+                        record_id: None,
+                    },
+                },
+            )?;
+        }
+        Ok(users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)?),
-        Err(e) if is_unique_violation(&e) => Err(CustomerError::Duplicate),
-        Err(e) => Err(e.into()),
-    }
+            .first(conn)?)
+    })
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
@@ -137,4 +180,29 @@ pub fn ids_with_email_prefix(
 /// Whether there is any customer at all (cheaper than counting them).
 pub fn any(conn: &mut DbConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
+}
+
+/// Up to `limit` customers in id order after the id `after`, with exactly this email
+/// (lower-cased) and external id when they are given.
+pub fn matching(
+    conn: &mut DbConnection,
+    email_lower: Option<&str>,
+    external_id: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut query = users::table
+        .filter(users::id.gt(after.unwrap_or(0)))
+        .into_boxed();
+    if let Some(email) = email_lower {
+        query = query.filter(users::email_lower.eq(email.to_owned()));
+    }
+    if let Some(external) = external_id {
+        query = query.filter(users::external_id.eq(external.to_owned()));
+    }
+    query
+        .order(users::id)
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
 }

@@ -132,6 +132,7 @@ pub fn customer(conn: &mut DbConnection, n: u32) -> i64 {
             last_name: format!("Customer {n}"),
             country: Some("DE".into()),
         },
+        None,
     )
     .expect("create customer")
     .id
@@ -257,6 +258,7 @@ impl TestApp {
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Console,
+                    idempotency_key: None,
                     audit: None,
                 },
             )

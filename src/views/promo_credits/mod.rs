@@ -86,6 +86,8 @@ pub struct ListRow {
     pub note: String,
     pub note_short: String,
     pub invoice_id: String,
+    /// Every row of this row's invoice (its payment and refunds).
+    pub invoice_href: Option<String>,
     pub time: String,
     /// The activity rows about this ledger row, for those who may read the log.
     pub activity_href: Option<String>,
@@ -135,6 +137,10 @@ impl ListRow {
             note: row.note.clone(),
             note_short,
             invoice_id: row.invoice_id.clone().unwrap_or_default(),
+            invoice_href: row
+                .invoice_id
+                .as_ref()
+                .map(|id| href("/promo-credits", &[("invoice_id", id.clone())])),
             time: short_time(row.created_at),
             activity_href: activity_links.then(|| format!("/activity?record_id={}", row.id)),
         }
