@@ -995,6 +995,35 @@ fn the_openapi_document_lists_exactly_the_api_routes() {
         .map(|route| (route.method.to_owned(), route.path.to_owned()))
         .collect();
     assert_eq!(documented, registered);
+
+    // Another method on a route's path is 405, naming the methods it answers.
+    let api = Api::new(&app, "Checkout");
+    for path in document["paths"].as_object().unwrap().keys() {
+        let concrete = path.replace("{id}", "1").replace("{invoice_id}", "INV-1");
+        let url = format!("{}{}", app.address, concrete);
+        let reply = Api::read(
+            api.agent
+                .delete(url)
+                .header("Authorization", &api.bearer)
+                .call(),
+        );
+        let methods: Vec<String> = documented
+            .iter()
+            .filter(|(_, p)| p == path)
+            .map(|(m, _)| m.to_uppercase())
+            .collect();
+        assert_eq!(
+            (reply.status, reply.code()),
+            (405, "method_not_allowed"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("allow"),
+            Some(methods.join(", ").as_str()),
+            "{path}"
+        );
+    }
+    assert_eq!(api.get("/nothing-here").code(), "not_found");
     assert_eq!(
         document["components"]["securitySchemes"]["api_key"]["scheme"],
         "bearer"

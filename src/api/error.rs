@@ -76,6 +76,15 @@ impl ApiError {
         }
     }
 
+    /// 404 for a URL that is no route of the API.
+    pub fn not_found_route() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is no such route in this API.",
+        )
+    }
+
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

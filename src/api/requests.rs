@@ -30,14 +30,17 @@ impl From<FieldErrors> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerBody {
     /// Unique, compared case-insensitively.
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// The merchant's own id for the customer; unique.
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
+    #[schema(max_length = 100)]
     pub first_name: Option<String>,
+    #[schema(max_length = 100)]
     pub last_name: Option<String>,
     /// ISO 3166-1 alpha-2.
-    #[schema(example = "DE")]
+    #[schema(example = "DE", pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
 }
 
@@ -78,7 +81,12 @@ impl Page {
     }
 }
 
+/// `limit` and `cursor` as sent; an empty one counts as absent.
 fn page_of(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, ApiError> {
+    let (limit, cursor) = (
+        limit.filter(|l| !l.is_empty()),
+        cursor.filter(|c| !c.is_empty()),
+    );
     let limit = match limit {
         None => DEFAULT_LIMIT,
         Some(text) => text
@@ -190,7 +198,7 @@ fn currency(code: &str) -> Result<CurrencyCode, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentBody {
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// Credits to add (positive) or remove (negative); not 0.
     #[schema(example = 50, minimum = -1_000_000_000_000i64, maximum = 1_000_000_000_000i64)]
@@ -199,7 +207,11 @@ pub struct AdjustmentBody {
     #[schema(minimum = 0, maximum = 1_000_000_000_000i64)]
     pub set_to: Option<i64>,
     /// Why; shown in the console and exported.
-    #[schema(example = "Goodwill for the outage on 3 March")]
+    #[schema(
+        example = "Goodwill for the outage on 3 March",
+        min_length = 1,
+        max_length = 250
+    )]
     pub note: String,
     /// For reporting.
     pub reason: Option<Reason>,
@@ -248,14 +260,14 @@ impl AdjustmentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// The pre-tax amount before any discount code, with at most the currency's minor units.
-    #[schema(example = "49.90")]
+    #[schema(example = "49.90", pattern = "^[0-9]{1,13}(\\.[0-9]{1,3})?$")]
     pub invoice_amount: String,
     /// The most credits to use; by default as many as the caps allow (a preview then
     /// follows the currency's "apply in previews by default" setting).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000i64)]
     pub apply_credits: Option<i64>,
     /// Whether a discount code is on the invoice too.
     pub discount_code: Option<bool>,
@@ -304,13 +316,13 @@ impl PreviewBody {
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     /// One payment per invoice id.
-    #[schema(example = "INV-1001")]
+    #[schema(example = "INV-1001", min_length = 1, max_length = 255)]
     pub invoice_id: String,
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
-    #[schema(example = "49.90")]
+    #[schema(example = "49.90", pattern = "^[0-9]{1,13}(\\.[0-9]{1,3})?$")]
     pub invoice_amount: String,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000i64)]
     pub apply_credits: Option<i64>,
     pub discount_code: Option<bool>,
 }
@@ -350,7 +362,7 @@ pub fn invoice_id(raw: &str) -> Result<String, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Credits to give back; by default all the invoice spent and has not had back.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000i64)]
     pub credits: Option<i64>,
 }
 

@@ -9,7 +9,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use actix_web::{HttpMessage, ResponseError};
 
 use crate::api::{self, ApiError, Caller};
 use crate::store::activity::Audit;
@@ -56,14 +56,4 @@ async fn caller_of(request: &ServiceRequest) -> Result<Caller, ApiError> {
         key_id: key.id,
         audit: Audit::new(key.name, Some(ip)),
     })
-}
-
-/// Any `/api/v1` URL that is not a route of the API, once the key is good.
-pub async fn not_found() -> HttpResponse {
-    ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
-        "There is no such route in this API.",
-    )
-    .error_response()
 }

@@ -163,6 +163,9 @@ mod tests {
             assert_eq!(Limit::parse(limit.as_str()), Some(limit));
             assert_eq!(serde_json::to_value(limit).unwrap(), limit.as_str());
         }
+        let names: Vec<&str> = Limit::ALL.iter().map(|l| l.as_str()).collect();
+        let schema = serde_json::to_value(<Limit as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(names));
     }
 
     proptest::proptest! {

@@ -12,7 +12,8 @@ macro_rules! vocabulary {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -138,5 +139,25 @@ mod tests {
         assert!(Permission::ViewActivity.allows(Role::Operator));
         assert!(!Permission::ViewActivity.allows(Role::Support));
         assert_eq!(Permission::ManageAccess.roles(), &[Role::Owner]);
+    }
+
+    /// The API and its OpenAPI document name each value as the database and CSV do.
+    fn names_alike<T>(all: &[T], as_str: impl Fn(&T) -> &'static str)
+    where
+        T: serde::Serialize + utoipa::PartialSchema,
+    {
+        let texts: Vec<&str> = all.iter().map(&as_str).collect();
+        for (value, text) in all.iter().zip(&texts) {
+            assert_eq!(serde_json::to_value(value).unwrap(), *text);
+        }
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(texts));
+    }
+
+    #[test]
+    fn json_names_are_the_stored_names() {
+        names_alike(TransactionType::ALL, |t| t.as_str());
+        names_alike(Reason::ALL, |r| r.as_str());
+        names_alike(Role::ALL, |r| r.as_str());
     }
 }

@@ -116,7 +116,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         web::scope(API_SCOPE)
             .wrap(from_fn(auth::api::guard))
             .configure(register_api)
-            .default_service(web::to(auth::api::not_found)),
+            .default_service(web::to(api::unmatched)),
     );
     config.service(
         web::scope("")

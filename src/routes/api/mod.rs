@@ -5,13 +5,16 @@ pub mod credits;
 pub mod customers;
 pub mod invoices;
 
-use actix_web::HttpResponse;
+use actix_web::dev::ResourceDef;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi};
 
 use crate::api::views::ErrorJson;
+use crate::api::ApiError;
 
 /// The `Idempotency-Key` header every write takes (docs/api.md, "Idempotency").
 #[derive(IntoParams)]
@@ -20,7 +23,12 @@ use crate::api::views::ErrorJson;
 pub struct IdempotencyHeader {
     /// Up to 255 characters; a retry with the same key and body gets the first answer with
     /// `Idempotent-Replayed: true` and writes nothing. Kept 24 hours per API key and route.
-    #[param(rename = "Idempotency-Key")]
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]([ -~]*[!-~])?$"
+    )]
     idempotency_key: Option<String>,
 }
 
@@ -102,4 +110,29 @@ pub async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(ApiDoc::openapi().to_json().unwrap_or_default())
+}
+
+/// A request under `/api/v1` that no route took, once its key is good: 405 with `Allow` when
+/// the path is a route's and only the method is wrong, else 404.
+pub async fn unmatched(request: HttpRequest) -> HttpResponse {
+    let mut allowed: Vec<String> = super::API_ROUTES
+        .iter()
+        .filter(|route| ResourceDef::new(route.path).is_match(request.path()))
+        .map(|route| route.method.to_ascii_uppercase())
+        .collect();
+    allowed.sort();
+    if allowed.is_empty() {
+        return ApiError::not_found_route().error_response();
+    }
+    let allow = allowed.join(", ");
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("This route answers {allow} only."),
+    )
+    .error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
