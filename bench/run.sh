@@ -5,6 +5,7 @@
 #     trivial actix handler measured in the same run;
 #   - promo credit list latency p50/p95: page 1, a deep page, and each filter;
 #   - dashboard latency p50/p95;
+#   - API adjustments per second with 16 clients (random customers, one ledger row each);
 #   - the CSV export of all rows: time, bytes, server peak RSS above idle, against the
 #     database's own CSV dump of the same columns.
 # Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql.
@@ -12,6 +13,7 @@
 #   bench/run.sh                                 # everything (about 30 min on 2 cores)
 #   CUSTOMERS=100000 ROWS=1000000 bench/run.sh   # smaller
 #   REUSE=1 bench/run.sh                         # keep databases seeded (and verified) by an earlier run
+#   MEASURES="api dashboard" bench/run.sh        # only some measures (tab list dashboard export api)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,7 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DB=${PG_DB:-creditdesk_bench}
 OUT=${BENCH_DIR:-target/bench}
 REUSE=${REUSE:-0}
+MEASURES=${MEASURES:-"tab list dashboard export api"}
 PORT=18500
 TRIVIAL_PORT=18501
 BENCH_EMAIL=bench-owner@example.com
@@ -78,7 +81,7 @@ count_rows() { sql "$1" "SELECT COUNT(*) FROM credit_transactions" 2>/dev/null |
 
 start_server() {
   local url=$1
-  DATABASE_URL="$url" RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
+  DATABASE_URL="$url" RUST_LOG=warn CREDITDESK_API_RATE_LIMIT=0 "$BIN" serve --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
   echo "server did not start"; cat "$OUT/server.log"; exit 1
@@ -124,6 +127,27 @@ latency() {
   if echo "$times" | grep -qv '^200 '; then echo "$path did not answer 200" >&2; fi
   echo "$times" | awk '{ print $2 * 1000 }' | sort -n | awk '{ v[NR] = $1 } END {
     p50 = v[int(NR * 0.50 + 0.999)]; p95 = v[int(NR * 0.95 + 0.999)]; printf "%.1f / %.1f", p50, p95 }'
+}
+
+# API adjustments: POST .../promo-credit/adjustments for random customers, 16 connections.
+api_throughput() {
+  local backend=$1 key out
+  key=$("$BIN" --database-url "$(db_url "$backend")" api-key create --name "bench $(date -u +%s)" | tail -n 1)
+  cat >"$OUT/adjust.lua" <<LUA
+math.randomseed(7)
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"currency":"EUR","change":1,"note":"bench"}'
+request = function()
+  return wrk.format(nil, "/api/v1/users/" .. math.random(1, $CUSTOMERS) .. "/promo-credit/adjustments")
+end
+LUA
+  out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$OUT/adjust.lua" "http://127.0.0.1:$PORT/")
+  R[$backend,api_rps]=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+  R[$backend,api_p99]=$(echo "$out" | awk '$1 == "99%" { print $2 }')
+  R[$backend,api_errors]=$(echo "$out" | awk '/Non-2xx/ { print $5 }')
+  R[$backend,api_errors]=${R[$backend,api_errors]:-0}
 }
 
 LIST_SCENARIOS=()
@@ -193,6 +217,7 @@ export_and_dump() {
   R[$backend,dump_s]=$(since "$started")
 }
 
+measure() { [[ " $MEASURES " == *" $1 "* ]]; }
 for backend in $BACKENDS; do
   echo "=== $backend"
   seed "$backend"
@@ -200,10 +225,11 @@ for backend in $BACKENDS; do
   "$BIN" --database-url "$url" admin create --email "$BENCH_EMAIL" --name Bench --role owner --password "$BENCH_PASSWORD" >/dev/null 2>&1 || true
   start_server "$url"
   login
-  echo "--- tab throughput"; throughput "$backend"
-  echo "--- list latency"; list_latency "$backend"
-  echo "--- dashboard latency"; R[$backend,dashboard]=$(latency "/")
-  echo "--- export"; export_and_dump "$backend"
+  if measure tab; then echo "--- tab throughput"; throughput "$backend"; fi
+  if measure list; then echo "--- list latency"; list_latency "$backend"; fi
+  if measure dashboard; then echo "--- dashboard latency"; R[$backend,dashboard]=$(latency "/"); fi
+  if measure api; then echo "--- API adjustments"; api_throughput "$backend"; fi
+  if measure export; then echo "--- export"; export_and_dump "$backend"; fi
   stop_server
 done
 
@@ -215,19 +241,32 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   echo
   printf '| %s |' "measure"; for b in $BACKENDS; do printf ' %s |' "$b"; done; echo
   printf '|---|'; for _ in $BACKENDS; do printf -- '---|'; done; echo
-  line() { printf '| %s |' "$1"; for b in $BACKENDS; do printf ' %s |' "${R[$b,$2]:--}"; done; echo; }
+  # A measure this run did not take on any backend is left out.
+  line() {
+    local b any=
+    for b in $BACKENDS; do [ -n "${R[$b,$2]:-}" ] && any=1; done
+    [ -n "$any" ] || return 0
+    printf '| %s |' "$1"; for b in $BACKENDS; do printf ' %s |' "${R[$b,$2]:--}"; done; echo
+  }
   line "seed (s)" seed_s
   line "verify (s)" verify_s
   line "Promo Credits tab, req/s" tab_rps
   line "trivial actix handler, req/s" trivial_rps
-  printf '| %s |' "tab / trivial (target ≥ 0.30)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,tab_rps]:-0}" "${R[$b,trivial_rps]:-0}")"; done; echo
+  if measure tab; then
+    printf '| %s |' "tab / trivial (target ≥ 0.30)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,tab_rps]:-0}" "${R[$b,trivial_rps]:-0}")"; done; echo
+  fi
   for scenario in "${LIST_SCENARIOS[@]}"; do line "p50 / p95 ms: ${scenario%%|*}" "list:${scenario%%|*}"; done
   line "p50 / p95 ms: dashboard / (target p95 ≤ 100)" dashboard
+  line "API adjustments, req/s (16 clients)" api_rps
+  line "API adjustments, p99 latency" api_p99
+  line "API adjustments, non-2xx answers" api_errors
   line "export all rows (s)" export_s
   line "export bytes" export_bytes
   line "database's own CSV dump (s)" dump_s
   line "dump bytes" dump_bytes
-  printf '| %s |' "export / dump (target ≤ 1.20)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
+  if measure export; then
+    printf '| %s |' "export / dump (target ≤ 1.20)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
+  fi
   line "server RSS idle (MB)" rss_idle_mb
   line "server peak RSS above idle during export (MB, target ≤ 64)" rss_growth_mb
   echo

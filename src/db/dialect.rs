@@ -52,11 +52,19 @@ impl DbConnection {
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
+/// Writers of this process take turns here before SQLite's write lock. SQLite lets one writer
+/// in at a time and makes the others poll with growing sleeps (`busy_timeout`), which is
+/// unfair: under 16 concurrent writers a request could wait over a second while others
+/// passed it. Queued here, they go in the order the OS wakes them, and SQLite's own wait
+/// remains only for writers in other processes (the command line). One lock for every
+/// SQLite database of the process: a write transaction is milliseconds of database work.
+static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, which takes the
-/// database's single write lock at once (waiting on `busy_timeout`), so a read-then-write
-/// inside cannot fail with "database is locked" half-way; on PostgreSQL it is an ordinary
-/// transaction whose rows are locked as they are read ([`lock_account`]). Inside an open
-/// transaction it nests as a savepoint.
+/// database's single write lock at once (after [`SQLITE_WRITERS`], then waiting on
+/// `busy_timeout`), so a read-then-write inside cannot fail with "database is locked"
+/// half-way; on PostgreSQL it is an ordinary transaction whose rows are locked as they are
+/// read ([`lock_account`]). Inside an open transaction it nests as a savepoint.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -66,6 +74,12 @@ where
         .transaction_depth()
         .map_err(E::from)?
         .is_some();
+    let _turn = match conn {
+        DbConnection::Sqlite(_) if !nested => {
+            Some(SQLITE_WRITERS.lock().unwrap_or_else(|e| e.into_inner()))
+        }
+        _ => None,
+    };
     match conn {
         DbConnection::Sqlite(sqlite) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
