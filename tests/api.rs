@@ -1029,3 +1029,53 @@ fn the_openapi_document_lists_exactly_the_api_routes() {
         "bearer"
     );
 }
+
+#[test]
+fn a_full_pool_answers_503_json_with_retry_after() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.pool.checkout_timeout = std::time::Duration::from_secs(1)
+    });
+    let api = Api::new(&app, "Checkout");
+    let size = app.pool.state().connections.max(16);
+    let held: Vec<_> = (0..size).map(|_| app.pool.get().unwrap()).collect();
+
+    let busy = api.get("/users");
+
+    assert_eq!(
+        (busy.status, busy.code()),
+        (503, "unavailable"),
+        "{}",
+        busy.body
+    );
+    assert!(busy.header("retry-after").is_some());
+    drop(held);
+    assert_eq!(api.get("/users").status, 200, "and recovers by itself");
+}
+
+#[test]
+fn a_key_s_last_use_is_written_at_most_once_a_minute() {
+    use creditdesk::db::schema::api_keys;
+    let app = TestApp::spawn();
+    let api = Api::new(&app, "Checkout");
+    let last_used = || -> Option<time::PrimitiveDateTime> {
+        api_keys::table
+            .select(api_keys::last_used_at)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(last_used(), None);
+    api.get("/users");
+    let first = last_used().expect("written on first use");
+    api.get("/users");
+    assert_eq!(last_used(), Some(first), "not again within the minute");
+    let earlier = first - time::Duration::minutes(2);
+    diesel::update(api_keys::table)
+        .set(api_keys::last_used_at.eq(Some(earlier)))
+        .execute(&mut app.conn())
+        .unwrap();
+    api.get("/users");
+    assert!(
+        last_used().unwrap() > earlier,
+        "written again after a minute"
+    );
+}
