@@ -8,14 +8,12 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Barrier};
 
-use common::{currency, TestApp};
+use common::{configure_with, currency, set_balance, TestApp};
 use creditdesk::db::schema::{activity_log, credit_transactions, idempotency_keys};
-use creditdesk::db::DbConnection;
-use creditdesk::domain::{Change, ExchangeRate, Note, Role};
-use creditdesk::ledger::{self, Actor, Adjustment, Source};
+use creditdesk::domain::Role;
+use creditdesk::ledger;
 use creditdesk::routes::API_ROUTES;
 use creditdesk::store::activity::Audit;
-use creditdesk::store::configs::{self, Settings};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -115,44 +113,6 @@ impl Api {
         }
         Api::read(request.send(body))
     }
-}
-
-/// Promo credits in `code` at `rate`, with the switches given.
-fn set_config(conn: &mut DbConnection, code: &str, rate: &str, switches: [bool; 3]) {
-    let [enabled, allow_with_discount_code, preview_default_used] = switches;
-    configs::save(
-        conn,
-        &Settings {
-            currency: currency(code),
-            enabled,
-            exchange_rate: ExchangeRate::parse(rate).expect("rate"),
-            allow_with_discount_code,
-            auto_apply_next_invoice: false,
-            preview_default_used,
-        },
-        &Audit::system(),
-    )
-    .unwrap();
-}
-
-/// Sets a customer's balance in `code` through the ledger (the currency must be enabled).
-fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i64) {
-    ledger::adjust(
-        conn,
-        Adjustment {
-            user_id,
-            currency: currency(code),
-            change: Change::SetTo(balance),
-            note: Note::parse("opening balance").unwrap(),
-            reason: None,
-            expected_version: None,
-            actor: Actor::System,
-            source: Source::Console,
-            idempotency_key: None,
-            audit: None,
-        },
-    )
-    .unwrap();
 }
 
 fn ledger_rows(app: &TestApp) -> i64 {
@@ -309,7 +269,7 @@ fn adjustments_are_ledger_rows_made_by_the_key() {
         "/users/{user}/promo-credit/transactions?limit=1&cursor={}",
         history.json["next_cursor"].as_str().unwrap()
     ));
-    set_config(&mut app.conn(), "EUR", "1.00", [false, false, true]);
+    configure_with(&mut app.conn(), "EUR", "1.00", [false, false, true]);
     let disabled = api.post(&path, &json!({"currency": "EUR", "change": 1, "note": "x"}));
 
     assert_eq!(added.status, 201, "{}", added.body);
@@ -762,7 +722,7 @@ fn payments_follow_the_currency_and_customer_rules() {
         &format!("/users/{user}/promo-credits/usage"),
         &[("currency", "EUR"), ("enabled", "true")],
     );
-    set_config(&mut app.conn(), "EUR", "1.00", [false, false, true]);
+    configure_with(&mut app.conn(), "EUR", "1.00", [false, false, true]);
     let disabled = pay("INV-5", json!({}));
 
     assert_eq!(
@@ -793,7 +753,7 @@ fn payments_follow_the_currency_and_customer_rules() {
 #[test]
 fn refunds_return_at_most_what_the_invoice_spent() {
     let app = TestApp::spawn();
-    set_config(&mut app.conn(), "EUR", "0.25", [true, false, true]);
+    configure_with(&mut app.conn(), "EUR", "0.25", [true, false, true]);
     let api = Api::new(&app, "Checkout");
     let user = app.customer_with(1, 100);
     let paid = api.post(
@@ -804,7 +764,7 @@ fn refunds_return_at_most_what_the_invoice_spent() {
 
     let partial = api.post(refunds, &json!({"credits": 15}));
     let too_many = api.post(refunds, &json!({"credits": 27}));
-    set_config(&mut app.conn(), "EUR", "0.25", [false, false, true]);
+    configure_with(&mut app.conn(), "EUR", "0.25", [false, false, true]);
     let rest = api.post_raw(refunds, "", &[]);
     let again = api.post(refunds, &json!({}));
     let unknown = api.post("/promo-credit/payments/INV-404/refunds", &json!({}));
@@ -888,7 +848,7 @@ fn previews_and_payments_match_the_hand_computed_table() {
     for (n, case) in cases.iter().enumerate() {
         let mut conn = app.conn();
         let user = common::customer(&mut conn, 100 + n as u32);
-        set_config(
+        configure_with(
             &mut conn,
             &case.currency,
             &case.rate,
@@ -916,7 +876,7 @@ fn previews_and_payments_match_the_hand_computed_table() {
             case.allow_with_discount_code,
             case.preview_default_used,
         ];
-        set_config(&mut conn, &case.currency, &case.rate, switches);
+        configure_with(&mut conn, &case.currency, &case.rate, switches);
         drop(conn);
         let mut body = json!({"currency": case.currency, "invoice_amount": case.invoice_amount, "discount_code": case.discount_code});
         if let Some(credits) = case.apply_credits {

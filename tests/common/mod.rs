@@ -104,21 +104,50 @@ pub fn currency(code: &str) -> CurrencyCode {
     CurrencyCode::parse(code).expect("currency")
 }
 
-/// Enables promo credits in `code` at `rate`.
+/// Enables promo credits in `code` at `rate` (credits in previews by default, not with a
+/// discount code).
 pub fn configure(conn: &mut DbConnection, code: &str, rate: &str) {
+    configure_with(conn, code, rate, [true, false, true]);
+}
+
+/// Promo credits in `code` at `rate` with these switches: enabled, allowed with a discount
+/// code, applied in previews by default.
+pub fn configure_with(conn: &mut DbConnection, code: &str, rate: &str, switches: [bool; 3]) {
+    let [enabled, allow_with_discount_code, preview_default_used] = switches;
     configs::save(
         conn,
         &Settings {
             currency: currency(code),
-            enabled: true,
+            enabled,
             exchange_rate: ExchangeRate::parse(rate).expect("rate"),
-            allow_with_discount_code: false,
+            allow_with_discount_code,
             auto_apply_next_invoice: false,
-            preview_default_used: true,
+            preview_default_used,
         },
         &creditdesk::store::activity::Audit::system(),
     )
     .expect("save config");
+}
+
+/// Sets a customer's balance in `code` through the ledger, by the system (the currency must
+/// be enabled).
+pub fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i64) {
+    ledger::adjust(
+        conn,
+        Adjustment {
+            user_id,
+            currency: currency(code),
+            change: Change::SetTo(balance),
+            note: Note::parse("opening balance").unwrap(),
+            reason: None,
+            expected_version: None,
+            actor: Actor::System,
+            source: Source::Console,
+            idempotency_key: None,
+            audit: None,
+        },
+    )
+    .expect("set the balance");
 }
 
 /// Creates a customer `customer<n>@example.com` and returns its id.
@@ -247,22 +276,7 @@ impl TestApp {
         let mut conn = self.conn();
         let id = customer(&mut conn, n);
         if balance != 0 {
-            ledger::adjust(
-                &mut conn,
-                Adjustment {
-                    user_id: id,
-                    currency: currency("EUR"),
-                    change: Change::SetTo(balance),
-                    note: Note::parse("opening balance").unwrap(),
-                    reason: None,
-                    expected_version: None,
-                    actor: Actor::System,
-                    source: Source::Console,
-                    idempotency_key: None,
-                    audit: None,
-                },
-            )
-            .unwrap();
+            set_balance(&mut conn, id, "EUR", balance);
         }
         id
     }
