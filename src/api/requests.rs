@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
 use crate::domain::{
-    forbidden_character, AmountError, Change, CurrencyCode, Email, InvoiceAsk, Mode, Money,
-    MoneyError, Note, Reason, MAX_BALANCE,
+    forbidden_character, AmountError, Change, CurrencyCode, Email, InvoiceAsk, Mode, Money, Note,
+    Reason, MAX_BALANCE,
 };
 use crate::forms::adjustment::AdjustmentInput;
 use crate::forms::customer::CustomerFields;
@@ -283,15 +283,8 @@ pub struct InvoiceQuestion {
 impl PreviewBody {
     pub fn check(self) -> Result<InvoiceQuestion, ApiError> {
         let currency = currency(&self.currency)?;
-        let invoice_amount = Money::parse(&self.invoice_amount, currency).map_err(|e| {
-            ApiError::invalid(
-                "invoice_amount",
-                match e {
-                    MoneyError::NotAnAmount(_) => e.to_string(),
-                    MoneyError::TooLarge => e.to_string(),
-                },
-            )
-        })?;
+        let invoice_amount = Money::parse(&self.invoice_amount, currency)
+            .map_err(|e| ApiError::invalid("invoice_amount", e))?;
         if let Some(credits) = self.apply_credits {
             if !(0..=MAX_BALANCE).contains(&credits) {
                 return Err(ApiError::invalid(

@@ -118,9 +118,12 @@ pub struct TransactionJson {
     pub external_id: Option<String>,
     pub user_email: String,
     pub currency: String,
+    /// As stored: the document lists the values.
     #[serde(rename = "type")]
-    pub kind: TransactionType,
-    pub reason: Option<Reason>,
+    #[schema(value_type = TransactionType)]
+    pub kind: String,
+    #[schema(value_type = Option<Reason>)]
+    pub reason: Option<String>,
     /// The signed change in credits.
     pub amount: i64,
     pub balance_before: i64,
@@ -147,8 +150,8 @@ impl TransactionJson {
             external_id: Some(named.external_id.clone()).filter(|e| !e.is_empty()),
             user_email: named.email.clone(),
             currency: row.currency.clone(),
-            kind: TransactionType::parse(&row.kind).unwrap_or(TransactionType::AdminAdded),
-            reason: row.reason.as_deref().and_then(|r| Reason::parse(r).ok()),
+            kind: row.kind.clone(),
+            reason: row.reason.clone(),
             amount: row.delta,
             balance_before: row.balance_before,
             balance_after: row.balance_after,

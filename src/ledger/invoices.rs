@@ -79,19 +79,14 @@ pub fn pay_invoice(conn: &mut DbConnection, request: &PaymentRequest) -> Result<
             return Ok(Paid::Repeated(payment_of(conn, existing)?));
         }
         let application = application_for(conn, request)?;
-        for refusal in [
-            Limit::CurrencyDisabled,
-            Limit::UsageDisabled,
-            Limit::DiscountCodeConflict,
-        ] {
-            if application.reasons.contains(&refusal) {
-                return Err(match refusal {
-                    Limit::CurrencyDisabled => {
-                        LedgerError::CurrencyDisabled(request.currency.to_string())
-                    }
-                    Limit::UsageDisabled => LedgerError::UsageDisabled,
-                    _ => LedgerError::DiscountCodeConflict,
-                });
+        for reason in &application.reasons {
+            match reason {
+                Limit::CurrencyDisabled => {
+                    return Err(LedgerError::CurrencyDisabled(request.currency.to_string()))
+                }
+                Limit::UsageDisabled => return Err(LedgerError::UsageDisabled),
+                Limit::DiscountCodeConflict => return Err(LedgerError::DiscountCodeConflict),
+                _ => {}
             }
         }
         let posted = match application.credits_applied {

@@ -23,8 +23,9 @@ pub async fn create(
     body: ApiJson<NewCustomerBody>,
 ) -> Result<ApiReply, ApiError> {
     let customer = body.value.check()?;
-    write_once(&state, &caller.clone(), once, body.hash, move |conn| {
-        let user = customers::create(conn, &customer, Some(&caller.audit))?;
+    let audit = caller.audit.clone();
+    write_once(&state, &caller, once, body.hash, move |conn| {
+        let user = customers::create(conn, &customer, Some(&audit))?;
         ApiReply::created(&CustomerJson::new(&user))
     })
     .await
