@@ -190,14 +190,34 @@ impl Steps<'_> {
         self.type_into("#password", PASSWORD).await;
         self.click("form[action='/login'] button[type=submit]")
             .await;
-        bounded(
-            "signed in",
-            self.browser
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_element(Locator::Css("table#customers")),
-        )
-        .await;
+        self.wait_for("table#customers", "signed in").await;
+    }
+
+    /// Signs out and waits for the login page, so the next step cannot race the logout.
+    async fn sign_out(&self) {
+        self.click("form[action='/logout'] button").await;
+        self.wait_for("form[action='/login'] #email", "signed out")
+            .await;
+    }
+
+    /// Waits (20 s at most) for an element; on a timeout the panic says where the browser
+    /// is and what the page says, and a screenshot is kept.
+    async fn wait_for(&self, css: &str, what: &str) {
+        let found = self
+            .browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await;
+        if let Err(error) = found {
+            self.shot(&format!("timeout-{}", what.replace(' ', "-")))
+                .await;
+            let url = bounded("current url", self.browser.current_url()).await;
+            let page = self
+                .js("return document.querySelector('main, body').innerText.slice(0, 500)")
+                .await;
+            panic!("{what}: {error:?} waiting for {css} at {url}; the page says {page}");
+        }
     }
 }
 
@@ -583,7 +603,7 @@ fn an_owner_sets_up_usd_a_billing_admin_uses_it_support_reads_it() {
         s.until("document.querySelector('.alert.success')", "saved")
             .await;
         assert!(s.text(".alert.success").await.contains("saved"));
-        s.click("form[action='/logout'] button").await;
+        s.sign_out().await;
 
         // A billing admin gives the customer 40 credits in USD.
         s.sign_in(&base, "billing_admin@example.com").await;
@@ -607,7 +627,7 @@ fn an_owner_sets_up_usd_a_billing_admin_uses_it_support_reads_it() {
             s.text("#promo-credits-panel .alert.success").await,
             "Added 40 credits: 0 → 40"
         );
-        s.click("form[action='/logout'] button").await;
+        s.sign_out().await;
 
         // Support sees it, worth 20.00 USD, and has no Update button.
         s.sign_in(&base, "support@example.com").await;
