@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{
     default_max_exports, parse_seconds, parse_trusted_proxies, secure_cookies_by_default, Settings,
     DEFAULT_API_RATE_LIMIT, DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT,
+    DEFAULT_IMPORT_MAX_BYTES,
 };
 use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
+use crate::import;
 use crate::passwords::generate_password;
 use crate::startup::Application;
 use crate::store::activity::Audit;
@@ -63,6 +65,11 @@ enum Command {
     },
     /// Check every ledger invariant over the whole database; exit 1 listing what breaks.
     Verify,
+    /// Import from a CSV file (docs/import.md).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Bulk-generate synthetic customers and ledger history for benchmarks (empty database only).
     Seed {
         /// How many customers.
@@ -109,6 +116,9 @@ struct ServeArgs {
     #[arg(long, env = "CREDITDESK_API_RATE_LIMIT", default_value_t = DEFAULT_API_RATE_LIMIT,
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     api_rate_limit: u32,
+    /// The largest customer file /users/import accepts, in bytes.
+    #[arg(long, env = "CREDITDESK_IMPORT_MAX_BYTES", default_value_t = DEFAULT_IMPORT_MAX_BYTES)]
+    import_max_bytes: usize,
 }
 
 /// The parsed `--trusted-proxies` (one value holding a list).
@@ -145,6 +155,7 @@ impl ServeArgs {
             },
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
             api_rate_limit: self.api_rate_limit,
+            import_max_bytes: self.import_max_bytes,
         }
     }
 }
@@ -163,6 +174,26 @@ enum AdminCommand {
         /// At least 12 characters; without it CREDITDESK_ADMIN_PASSWORD, else a generated one.
         #[arg(long, env = "CREDITDESK_ADMIN_PASSWORD")]
         password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Create or update customers from FILE (external_id,email,first_name,last_name,country
+    /// and credits_<CUR> opening balances); all rows or none. Exit 1 when rows are refused
+    /// and not skipped.
+    Customers {
+        file: std::path::PathBuf,
+        /// Only say what the file would do; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply the good rows and skip the refused ones (by default nothing is applied
+        /// while any row is refused).
+        #[arg(long)]
+        skip_refused: bool,
+        /// The largest file accepted, in bytes.
+        #[arg(long, env = "CREDITDESK_IMPORT_MAX_BYTES", default_value_t = DEFAULT_IMPORT_MAX_BYTES)]
+        max_bytes: usize,
     },
 }
 
@@ -287,6 +318,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 started.elapsed()
             );
         }
+        Command::Import {
+            command:
+                ImportCommand::Customers {
+                    file,
+                    dry_run,
+                    skip_refused,
+                    max_bytes,
+                },
+        } => return import_customers(&mut conn, &file, dry_run, skip_refused, max_bytes),
         Command::Verify => {
             let report = crate::ledger::verify::verify(&mut conn)?;
             println!(
@@ -303,6 +343,62 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("All invariants hold.");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `creditdesk import customers`: the console's check and apply, from the shell.
+fn import_customers(
+    conn: &mut DbConnection,
+    path: &std::path::Path,
+    dry_run: bool,
+    skip_refused: bool,
+    max_bytes: usize,
+) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let file = import::CustomerFile::read(&name, &bytes, max_bytes)?;
+    let importer = import::Importer {
+        actor: crate::ledger::Actor::System,
+        audit: Audit::new("command line", None),
+    };
+    let (id, plan) = if dry_run {
+        (None, import::plan(conn, &file)?)
+    } else {
+        let (id, plan) = import::check(conn, &file, &importer)?;
+        (Some(id), plan)
+    };
+    for row in &plan.rows {
+        if let import::Outcome::Refused(errors) = &row.outcome {
+            for error in errors {
+                println!("line {}: {}: {}", row.line, error.field, error.message);
+            }
+        }
+    }
+    let counts = plan.counts;
+    println!(
+        "{} rows: {} to create, {} to update, {} unchanged, {} refused; {} opening balances to post.",
+        counts.rows(), counts.create, counts.update, counts.unchanged, counts.refused, counts.openings
+    );
+    let refused = counts.refused > 0 && !skip_refused;
+    let Some(id) = id.filter(|_| !refused) else {
+        if refused {
+            println!("Nothing was applied: fix the refused rows, or pass --skip-refused.");
+        }
+        return Ok(if refused {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    };
+    let total = plan.rows.len() as u64;
+    let mut report = |done: u64| {
+        if done.is_multiple_of(10_000) || done == total {
+            eprintln!("  {done} of {total} rows applied");
+        }
+    };
+    let applied = import::apply(conn, id, skip_refused, &importer, &mut report)?;
+    println!("Applied (import {id}): {}.", applied.outcome);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,6 +35,8 @@ pub struct Settings {
     pub export_stall_limit: Duration,
     /// `CREDITDESK_API_RATE_LIMIT`: API requests per minute one key may send; 0 for none.
     pub api_rate_limit: u32,
+    /// `CREDITDESK_IMPORT_MAX_BYTES`: the largest customer file an import accepts.
+    pub import_max_bytes: usize,
 }
 
 impl Settings {
@@ -50,6 +52,7 @@ impl Settings {
             sessions: SessionPolicy::default(),
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
             api_rate_limit: DEFAULT_API_RATE_LIMIT,
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
         }
     }
 }
@@ -57,6 +60,9 @@ impl Settings {
 /// API requests per minute per key: 20 a second on average, far above a checkout's needs
 /// and far below what would crowd the console out.
 pub const DEFAULT_API_RATE_LIMIT: u32 = 1200;
+
+/// 32 MiB: about 400,000 customers with names and two opening balances.
+pub const DEFAULT_IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long an export waits for a client that has stopped reading.
 pub const DEFAULT_EXPORT_STALL_LIMIT: Duration = Duration::from_secs(60);

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod filters;
 pub mod forms;
+pub mod import;
 pub mod ledger;
 pub mod metrics;
 pub mod passwords;

@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_multipart::form::MultipartFormConfig;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::error::UrlencodedError;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub exports: Arc<Semaphore>,
     /// Requests per API key (`api_rate_limit`).
     pub api_limits: Arc<RateLimiter>,
+    /// Customer imports being applied by this process.
+    pub imports: Arc<crate::import::jobs::Jobs>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
         AppState {
             exports: Arc::new(Semaphore::new(settings.max_exports.max(1))),
             api_limits: Arc::new(RateLimiter::new(settings.api_rate_limit)),
+            imports: Arc::default(),
             pool,
             settings,
         }
@@ -59,6 +63,7 @@ impl Application {
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         actix_web::rt::spawn(housekeeping(pool.clone()));
+        let upload_limit = settings.import_max_bytes + crate::auth::UPLOAD_OVERHEAD;
         let state = web::Data::new(AppState::new(pool, settings));
         let server =
             HttpServer::new(move || {
@@ -77,6 +82,11 @@ impl Application {
                             problem.into()
                         },
                     ))
+                    .app_data(
+                        MultipartFormConfig::default()
+                            .total_limit(upload_limit)
+                            .memory_limit(upload_limit),
+                    )
                     .wrap(security_headers())
                     .wrap(from_fn(track_request))
                     .configure(routes::configure)

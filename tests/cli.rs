@@ -248,9 +248,92 @@ fn every_command_has_help() {
         vec!["api-key", "create", "--help"],
         vec!["demo", "--help"],
         vec!["verify", "--help"],
+        vec!["import", "customers", "--help"],
     ] {
         let output = creditdesk(&db, &args);
         assert!(output.status.success(), "{args:?}");
         assert!(stdout(&output).contains("Usage: creditdesk"), "{args:?}");
     }
+}
+
+#[test]
+fn import_customers_checks_first_and_applies_all_or_none() {
+    let db = TestDb::new();
+    assert!(creditdesk(&db, &["demo", "--customers", "3"])
+        .status
+        .success());
+    let folder = tempfile_dir();
+    let file = folder.join("crm export.csv");
+    std::fs::write(
+        &file,
+        "external_id;email;first_name;credits_EUR\r\n\
+         crm-1;new@example.com;New;25\r\n\
+         crm-2;broken;Broken;5\r\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let customers = |db: &TestDb| -> i64 {
+        use creditdesk::db::schema::users;
+        use diesel::prelude::*;
+        users::table
+            .count()
+            .get_result(&mut db.pool().get().unwrap())
+            .unwrap()
+    };
+    let before = customers(&db);
+
+    // A dry run and a plain run with a refused row both write nothing, exit 1 and say why.
+    for args in [
+        vec!["import", "customers", path, "--dry-run"],
+        vec!["import", "customers", path],
+    ] {
+        let output = creditdesk(&db, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stdout(&output).contains("line 3: email: Enter an email address"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(stdout(&output).contains(
+            "2 rows: 1 to create, 0 to update, 0 unchanged, 1 refused; 1 opening balances to post."
+        ));
+        assert_eq!(customers(&db), before);
+    }
+    let applied = creditdesk(&db, &["import", "customers", path, "--skip-refused"]);
+    assert!(applied.status.success(), "{}", stdout(&applied));
+    assert!(
+        stdout(&applied).contains(
+            "1 created, 0 updated, 0 unchanged; 1 opening balances posted; 1 refused rows skipped"
+        ),
+        "{}",
+        stdout(&applied)
+    );
+    assert_eq!(customers(&db), before + 1);
+    let again = creditdesk(&db, &["import", "customers", path, "--skip-refused"]);
+    assert!(
+        stdout(&again).contains("0 created, 0 updated, 1 unchanged; 0 opening balances posted"),
+        "{}",
+        stdout(&again)
+    );
+    let verify = creditdesk(&db, &["verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+
+    let missing = creditdesk(&db, &["import", "customers", "/nonexistent/x.csv"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/x.csv"));
+    std::fs::remove_dir_all(folder).unwrap();
+}
+
+/// A fresh folder under the system's temporary directory.
+fn tempfile_dir() -> std::path::PathBuf {
+    use rand::Rng;
+    let unique = rand::thread_rng().gen::<u64>();
+    let folder = std::env::temp_dir().join(format!("creditdesk-cli-{unique:016x}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
 }

@@ -334,3 +334,69 @@ fn refuses_what_the_account_cannot_take() {
     assert_eq!(posted.transaction.currency_value, "50.00");
     assert_verified(&pool);
 }
+
+#[test]
+fn opening_balances_open_new_accounts_all_or_none() {
+    use creditdesk::ledger::openings::{open_accounts, Opening};
+    let (_db, pool, first) = setup();
+    let mut conn = pool.get().unwrap();
+    configure(&mut conn, "USD", "0.50");
+    let second = customer(&mut conn, 2);
+    let third = customer(&mut conn, 3);
+    adjust(&mut conn, third, Change::By(5), None).unwrap();
+    let note = Note::parse("Opening balance from test.csv").unwrap();
+    let opening = |user_id, code: &str, credits| Opening {
+        user_id,
+        currency: currency(code),
+        credits,
+    };
+    let rows = |conn: &mut DbConnection| -> i64 {
+        use creditdesk::db::schema::credit_transactions;
+        use diesel::prelude::*;
+        credit_transactions::table.count().get_result(conn).unwrap()
+    };
+    let before = rows(&mut conn);
+
+    // Every refusal leaves nothing behind, whichever opening in the batch is wrong.
+    let refusals: Vec<(Vec<Opening>, &str)> = vec![
+        (
+            vec![opening(first, "EUR", 10), opening(third, "EUR", 1)],
+            "account in this currency already",
+        ),
+        (
+            vec![opening(first, "EUR", 10), opening(second, "GBP", 1)],
+            "not offered in GBP",
+        ),
+        (vec![opening(first, "EUR", 0)], "nothing to change"),
+        (vec![opening(first, "EUR", MAX_BALANCE + 1)], "maximum"),
+        (vec![opening(first, "EUR", -1)], "Below zero"),
+    ];
+    for (batch, message) in refusals {
+        let error = open_accounts(&mut conn, &batch, &note, Actor::System).unwrap_err();
+        assert!(error.to_string().contains(message), "{error}");
+        assert_eq!(rows(&mut conn), before);
+    }
+
+    let batch = [
+        opening(first, "EUR", 120),
+        opening(first, "USD", 7),
+        opening(second, "EUR", MAX_BALANCE),
+    ];
+    assert_eq!(
+        open_accounts(&mut conn, &batch, &note, Actor::Admin(1)).unwrap(),
+        3
+    );
+    assert_eq!(rows(&mut conn), before + 3);
+    let account = creditdesk::store::credits::account(&mut conn, first, "USD")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (account.balance, account.version, account.total_added),
+        (7, 1, 7)
+    );
+    // An opened account is no longer new: opening it again is refused.
+    let again = open_accounts(&mut conn, &batch[..1], &note, Actor::System).unwrap_err();
+    assert!(matches!(again, LedgerError::AlreadyOpened), "{again}");
+    drop(conn);
+    assert_verified(&pool);
+}

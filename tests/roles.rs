@@ -60,6 +60,8 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("get", "/admins", Roles(OWNERS)),
     ("post", "/admins", Roles(OWNERS)),
     ("post", "/admins/{id}", Roles(OWNERS)),
+    ("get", "/users/import", Roles(OWNERS)),
+    ("post", "/users/import", Roles(OWNERS)),
     ("get", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys/{id}/revoke", Roles(OWNERS)),

@@ -145,7 +145,9 @@ impl From<LedgerError> for ApiError {
                 ApiError::invalid("set_to", message)
             }
             LedgerError::Balance(_) => unprocessable("validation_failed"),
-            LedgerError::VersionConflict { .. } => conflict("version_conflict"),
+            LedgerError::VersionConflict { .. } | LedgerError::AlreadyOpened => {
+                conflict("version_conflict")
+            }
             LedgerError::InvoiceConflict => conflict("invoice_conflict"),
             LedgerError::DiscountCodeConflict => conflict("discount_code_conflict"),
             LedgerError::InvoiceNotPaid => {

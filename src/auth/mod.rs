@@ -24,6 +24,9 @@ use crate::web::{client_ip, query_escape, with_conn};
 pub const SESSION_COOKIE: &str = "creditdesk_session";
 pub const LOGIN_CSRF_COOKIE: &str = "creditdesk_login_csrf";
 
+/// What a multipart upload may carry beyond its file: the other fields and the part headers.
+pub const UPLOAD_OVERHEAD: usize = 64 * 1024;
+
 /// The signed-in admin, put in the request by [`guard`].
 #[derive(Debug, Clone)]
 pub struct CurrentAdmin {
@@ -92,7 +95,19 @@ pub async fn guard(
         None => None,
     };
     if request.method() == Method::POST {
-        let sent = csrf_token_of(&mut request).await;
+        let upload_limit = state.settings.import_max_bytes + UPLOAD_OVERHEAD;
+        // Without a session no token can be right: the body is not even read.
+        let sent = match session.as_ref() {
+            None => Ok(None),
+            Some(_) => csrf_token_of(&mut request, upload_limit).await,
+        };
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(error) => {
+                let (http_request, _) = request.into_parts();
+                return Ok(ServiceResponse::new(http_request, error.error_response()));
+            }
+        };
         let valid = matches!((&session, &sent), (Some((s, _)), Some(sent)) if constant_time_eq(&s.csrf_token, sent));
         if !valid {
             let (http_request, _) = request.into_parts();
@@ -151,31 +166,89 @@ fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
     }
 }
 
-/// The CSRF token from the `X-CSRF-Token` header or the form's `csrf_token` field; the form
-/// body is read and put back for the handler.
-async fn csrf_token_of(request: &mut ServiceRequest) -> Option<String> {
+/// The CSRF token from the `X-CSRF-Token` header or the form's `csrf_token` field; the
+/// body (a urlencoded form, or a multipart upload up to the import limit) is read and put
+/// back for the handler.
+async fn csrf_token_of(
+    request: &mut ServiceRequest,
+    upload_limit: usize,
+) -> Result<Option<String>, AppError> {
     if let Some(value) = request.headers().get("X-CSRF-Token") {
-        return value.to_str().ok().map(str::to_owned);
+        return Ok(value.to_str().ok().map(str::to_owned));
     }
-    let is_form = request
+    let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return None;
+        .unwrap_or("");
+    let token = if content_type.starts_with("application/x-www-form-urlencoded") {
+        let Ok(body) = request.extract::<web::Bytes>().await else {
+            return Ok(None);
+        };
+        let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .ok()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(name, _)| name == "csrf_token")
+                    .map(|(_, value)| value)
+            });
+        request.set_payload(Payload::from(body));
+        token
+    } else if content_type.starts_with("multipart/form-data") {
+        let body = read_body(request, upload_limit).await?;
+        let token = multipart_field(request.headers(), body.clone(), "csrf_token").await;
+        request.set_payload(Payload::from(body));
+        token
+    } else {
+        None
+    };
+    Ok(token)
+}
+
+/// The whole body; 413 beyond `limit` bytes.
+async fn read_body(request: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, AppError> {
+    use futures_util::StreamExt;
+    let mut payload = request.take_payload();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::Unprocessable("The upload was cut off.".into()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::TooLarge(format!(
+                "This upload is larger than the console accepts: files of up to {} bytes can be imported.",
+                limit.saturating_sub(UPLOAD_OVERHEAD)
+            )));
+        }
+        body.extend_from_slice(&chunk);
     }
-    let body = request.extract::<web::Bytes>().await.ok()?;
-    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(name, _)| name == "csrf_token")
-                .map(|(_, value)| value)
-        });
-    request.set_payload(Payload::from(body));
-    token
+    Ok(body.freeze())
+}
+
+/// The text of the multipart field `name`, read from a body held in memory.
+async fn multipart_field(
+    headers: &header::HeaderMap,
+    body: web::Bytes,
+    name: &str,
+) -> Option<String> {
+    use futures_util::StreamExt;
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
+    let mut multipart = actix_multipart::Multipart::new(headers, stream);
+    while let Some(field) = multipart.next().await {
+        let mut field = field.ok()?;
+        if field.name() != Some(name) {
+            continue;
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            value.extend_from_slice(&chunk.ok()?);
+            if value.len() > 256 {
+                return None;
+            }
+        }
+        return String::from_utf8(value).ok();
+    }
+    None
 }
 
 /// Compares secrets without stopping at the first difference.

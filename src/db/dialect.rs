@@ -5,9 +5,12 @@
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-use super::models::{CreditAccount, InvoicePayment, NewCreditAccount, PromoCreditConfig};
+use super::models::{
+    CreditAccount, CustomerImport, InvoicePayment, NewCreditAccount, PromoCreditConfig,
+};
 use super::schema::{
-    admins, credit_accounts, idempotency_keys, invoice_payments, promo_credit_configs,
+    admins, credit_accounts, customer_imports, idempotency_keys, invoice_payments,
+    promo_credit_configs,
 };
 use super::DbConnection;
 use crate::store::idempotency::KeyUse;
@@ -195,6 +198,23 @@ pub fn lock_payment(
             .optional(),
         DbConnection::Sqlite(sqlite) => payment
             .select(InvoicePayment::as_select())
+            .first(sqlite)
+            .optional(),
+    }
+}
+
+/// A checked customer file, locked for the rest of the write transaction, so two requests
+/// to apply it run one after the other.
+pub fn lock_import(conn: &mut DbConnection, id: i64) -> QueryResult<Option<CustomerImport>> {
+    let import = customer_imports::table.find(id);
+    match conn {
+        DbConnection::Pg(pg) => import
+            .select(CustomerImport::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(sqlite) => import
+            .select(CustomerImport::as_select())
             .first(sqlite)
             .optional(),
     }

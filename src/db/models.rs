@@ -229,3 +229,69 @@ pub struct InvoicePayment {
     pub api_key_id: Option<i64>,
     pub created_at: PrimitiveDateTime,
 }
+
+/// A checked customer file, without its content (`store::imports`).
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = customer_imports)]
+pub struct CustomerImport {
+    pub id: i64,
+    pub file_name: String,
+    pub sha256: String,
+    pub byte_size: i64,
+    pub row_count: i64,
+    pub planned_create: i64,
+    pub planned_update: i64,
+    pub planned_unchanged: i64,
+    pub planned_refused: i64,
+    pub planned_openings: i64,
+    pub checked_by: String,
+    pub checked_at: PrimitiveDateTime,
+    pub status: String,
+    pub skipped_refused: bool,
+    pub applied_by: Option<String>,
+    pub applied_at: Option<PrimitiveDateTime>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = customer_imports)]
+pub struct NewCustomerImport<'a> {
+    pub file_name: &'a str,
+    pub content: &'a str,
+    pub sha256: &'a str,
+    pub byte_size: i64,
+    pub row_count: i64,
+    pub planned_create: i64,
+    pub planned_update: i64,
+    pub planned_unchanged: i64,
+    pub planned_refused: i64,
+    pub planned_openings: i64,
+    pub checked_by: &'a str,
+    pub checked_at: PrimitiveDateTime,
+    pub status: &'a str,
+}
+
+/// One row of a checked file's plan, as the preview shows it.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = customer_import_rows)]
+pub struct CustomerImportRow {
+    pub import_id: i64,
+    pub line: i64,
+    pub outcome: String,
+    pub user_id: Option<i64>,
+    pub external_id: String,
+    pub email: String,
+    pub details: String,
+}
+
+/// The fields an import changes on a customer; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub external_id: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub email_lower: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub country: Option<&'a str>,
+}

@@ -197,3 +197,38 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    customer_imports (id) {
+        id -> BigInt,
+        file_name -> Text,
+        content -> Text,
+        sha256 -> Text,
+        byte_size -> BigInt,
+        row_count -> BigInt,
+        planned_create -> BigInt,
+        planned_update -> BigInt,
+        planned_unchanged -> BigInt,
+        planned_refused -> BigInt,
+        planned_openings -> BigInt,
+        checked_by -> Text,
+        checked_at -> Timestamp,
+        status -> Text,
+        skipped_refused -> Bool,
+        applied_by -> Nullable<Text>,
+        applied_at -> Nullable<Timestamp>,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    customer_import_rows (import_id, line) {
+        import_id -> BigInt,
+        line -> BigInt,
+        outcome -> Text,
+        user_id -> Nullable<BigInt>,
+        external_id -> Text,
+        email -> Text,
+        details -> Text,
+    }
+}

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod balances;
 pub mod credit_list;
 pub mod customers;
+pub mod import;
 pub mod settings;
 pub mod summary;
 pub mod tab;

@@ -140,6 +140,7 @@ pub fn refusal(error: LedgerError) -> Result<(StatusCode, FieldError), AppError>
         LedgerError::CurrencyDisabled(_)
         | LedgerError::UsageDisabled
         | LedgerError::InvoiceConflict
+        | LedgerError::AlreadyOpened
         | LedgerError::DiscountCodeConflict
         | LedgerError::InvoiceNotPaid
         | LedgerError::NothingToRefund

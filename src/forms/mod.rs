@@ -6,6 +6,7 @@ pub mod adjustment;
 pub mod admins;
 pub mod api_keys;
 pub mod customer;
+pub mod import;
 pub mod login;
 pub mod password;
 pub mod settings;

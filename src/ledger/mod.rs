@@ -11,6 +11,7 @@
 //! lock, never from a stale read.
 
 pub mod invoices;
+pub mod openings;
 pub mod verify;
 
 use diesel::prelude::*;
@@ -76,6 +77,8 @@ pub enum LedgerError {
     Balance(#[from] BalanceError),
     #[error("The balance changed while you were editing: it is now {balance} credits (version {version}). Check it and try again.")]
     VersionConflict { balance: i64, version: i64 },
+    #[error("This customer has an account in this currency already: an opening balance is only for a new account.")]
+    AlreadyOpened,
     #[error("This invoice was paid already with another request.")]
     InvoiceConflict,
     #[error("A discount code is on the invoice, and this currency's settings do not allow promo credits with one.")]

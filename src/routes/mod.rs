@@ -64,6 +64,8 @@ route_table! {
         get "/" => dashboard::show,
         post "/demo" => dashboard::load_demo,
         get "/users" => users::list,
+        get "/users/import" => users::import::show,
+        post "/users/import" => users::import::submit,
         get "/users/{id}" => users::account_info,
         get "/users/{id}/promo-credits" => users::promo_credits::tab,
         post "/users/{id}/promo-credits" => users::promo_credits::update,

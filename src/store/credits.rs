@@ -198,3 +198,20 @@ pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Cre
         .select(CreditAccount::as_select())
         .load(conn)
 }
+
+/// Every account of these customers (any order).
+pub fn accounts_of_all(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+) -> QueryResult<Vec<CreditAccount>> {
+    let mut accounts = Vec::new();
+    for chunk in user_ids.chunks(crate::store::customers::IDS_PER_QUERY) {
+        accounts.extend(
+            credit_accounts::table
+                .filter(credit_accounts::user_id.eq_any(chunk))
+                .select(CreditAccount::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(accounts)
+}

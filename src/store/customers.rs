@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::models::{NewUser, User};
+use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
 use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
 use crate::domain::Email;
@@ -54,22 +54,7 @@ pub fn create(
         if taken(conn, false)? {
             return Err(CustomerError::ExternalIdTaken);
         }
-        let id = diesel::insert_into(users::table)
-            .values(NewUser {
-                external_id: customer.external_id.as_deref(),
-                email: customer.email.as_str(),
-                email_lower: &email_lower,
-                first_name: &customer.first_name,
-                last_name: &customer.last_name,
-                country: customer.country.as_deref(),
-                created_at: now_utc(),
-            })
-            .returning(users::id)
-            .get_result::<i64>(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => CustomerError::Taken,
-                false => e.into(),
-            })?;
+        let id = insert(conn, customer)?;
         if let Some(audit) = audit {
             activity::record(
                 conn,
@@ -90,6 +75,84 @@ pub fn create(
             .select(User::as_select())
             .first(conn)?)
     })
+}
+
+/// Inserts a customer already known to be new (the caller checked, or an import planned
+/// it); [`CustomerError::Taken`] when someone else took the email or external id meanwhile.
+pub fn insert(conn: &mut DbConnection, customer: &NewCustomer) -> Result<i64, CustomerError> {
+    diesel::insert_into(users::table)
+        .values(NewUser {
+            external_id: customer.external_id.as_deref(),
+            email: customer.email.as_str(),
+            email_lower: &customer.email.normalized(),
+            first_name: &customer.first_name,
+            last_name: &customer.last_name,
+            country: customer.country.as_deref(),
+            created_at: now_utc(),
+        })
+        .returning(users::id)
+        .get_result::<i64>(conn)
+        .map_err(|e| match is_unique_violation(&e) {
+            true => CustomerError::Taken,
+            false => e.into(),
+        })
+}
+
+/// Gives the customer `id` every field of `customer` that is not empty (an import's
+/// update, docs/import.md); empty fields stay as they are.
+pub fn update_from(
+    conn: &mut DbConnection,
+    id: i64,
+    customer: &NewCustomer,
+) -> Result<(), CustomerError> {
+    let email_lower = customer.email.normalized();
+    let filled = |text: &str| Some(text).filter(|t| !t.is_empty()).map(str::to_owned);
+    let (first_name, last_name) = (filled(&customer.first_name), filled(&customer.last_name));
+    let changes = UserChanges {
+        external_id: customer.external_id.as_deref(),
+        email: Some(customer.email.as_str()),
+        email_lower: Some(&email_lower),
+        first_name: first_name.as_deref(),
+        last_name: last_name.as_deref(),
+        country: customer.country.as_deref(),
+    };
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map_err(|e| match is_unique_violation(&e) {
+            true => CustomerError::Taken,
+            false => e.into(),
+        })?;
+    Ok(())
+}
+
+/// Values bound in one `IN (…)` list: well under SQLite's limit of bound parameters.
+pub const IDS_PER_QUERY: usize = 500;
+
+/// The customers with any of these lower-cased emails, or any of these external ids.
+pub fn with_emails_or_external_ids(
+    conn: &mut DbConnection,
+    emails_lower: &[String],
+    external_ids: &[String],
+) -> QueryResult<Vec<User>> {
+    let mut found = Vec::new();
+    for chunk in emails_lower.chunks(IDS_PER_QUERY) {
+        found.extend(
+            users::table
+                .filter(users::email_lower.eq_any(chunk))
+                .select(User::as_select())
+                .load(conn)?,
+        );
+    }
+    for chunk in external_ids.chunks(IDS_PER_QUERY) {
+        found.extend(
+            users::table
+                .filter(users::external_id.eq_any(chunk))
+                .select(User::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {

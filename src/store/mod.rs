@@ -11,6 +11,7 @@ pub mod credit_list;
 pub mod credits;
 pub mod customers;
 pub mod idempotency;
+pub mod imports;
 pub mod liability;
 pub mod login_throttle;
 pub mod sessions;

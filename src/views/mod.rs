@@ -4,6 +4,7 @@
 pub mod access;
 pub mod activity;
 pub mod dashboard;
+pub mod import;
 pub mod promo_credits;
 pub mod settings;
 pub mod users;

@@ -1,6 +1,7 @@
 //! `/users`: the customer list and a customer's billing profile; `promo_credits` holds the
 //! profile's Promo Credits tab.
 
+pub mod import;
 pub mod promo_credits;
 
 use actix_web::http::StatusCode;

@@ -1,0 +1,52 @@
+//! Customer import (docs/import.md): a CSV file is read and checked ([`file`], [`row`]),
+//! planned against the database without writing ([`plan`]), kept with its plan
+//! (`store::imports`), and only then applied, in one transaction, through the ledger for
+//! opening balances ([`apply`]). The console and `creditdesk import customers` share all of
+//! it.
+
+pub mod apply;
+pub mod file;
+pub mod jobs;
+pub mod plan;
+pub mod row;
+
+pub use apply::{apply, check, Applied, Importer};
+pub use file::{CustomerFile, FileError};
+pub use plan::{plan, Counts, Outcome, Plan, RowPlan};
+
+use crate::ledger::LedgerError;
+
+/// Why a file was not checked or not applied. Nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("There is no such import.")]
+    NotFound,
+    #[error("This file was applied already ({0}).")]
+    AlreadyApplied(String),
+    #[error(
+        "Applying this file failed before ({0}); nothing of it was written. Check the file again."
+    )]
+    AlreadyFailed(String),
+    #[error("Customers or balances changed since this file was checked, so what it would do has changed too. Check the file again to see the new plan.")]
+    Changed,
+    #[error("{0} rows are refused. Fix them and check the file again, or choose to skip the refused rows.")]
+    RefusedRows(i64),
+    #[error("Line {line}: {message}")]
+    Row { line: u64, message: String },
+    #[error("The opening balances could not be posted: {0}")]
+    Openings(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+impl ImportError {
+    /// A ledger refusal while posting the opening balances.
+    fn ledger(error: LedgerError) -> ImportError {
+        match error {
+            LedgerError::Database(error) => ImportError::Database(error),
+            other => ImportError::Openings(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Opening balances, many at once: how an import gives new accounts their first credits
+//! (docs/import.md, "Opening balances"). The same invariants as [`super::post`], checked
+//! for every account before anything is written, then written in batches inside one write
+//! transaction: the account with its balance, its one `imported` ledger row, and the day's
+//! totals. An account that exists already is not opened again: the whole batch is refused.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::db::dialect::per_backend;
+use crate::db::models::{NewCreditAccount, NewCreditTransaction};
+use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions};
+use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
+use crate::domain::{
+    apply_delta, money_value, CurrencyCode, ExchangeRate, Note, Reason, TransactionType,
+};
+use crate::store::{configs, credits};
+
+use super::{Actor, LedgerError};
+
+/// One new account's first balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    pub user_id: i64,
+    pub currency: CurrencyCode,
+    pub credits: i64,
+}
+
+/// Rows written per statement: well under SQLite's limit of bound parameters.
+const ROWS_PER_INSERT: usize = 400;
+
+/// Opens an account with its balance for each of `openings`, each with an `imported` row
+/// carrying `note` and `actor`. All of them or none: [`LedgerError::AlreadyOpened`] when
+/// one of the accounts exists, the currency errors of [`super::post`], or a balance error.
+pub fn open_accounts(
+    conn: &mut DbConnection,
+    openings: &[Opening],
+    note: &Note,
+    actor: Actor,
+) -> Result<usize, LedgerError> {
+    if openings.is_empty() {
+        return Ok(0);
+    }
+    write_transaction(conn, |conn| {
+        let rates = enabled_rates(conn, openings)?;
+        for opening in openings {
+            // Zero is refused here too: a row never moves nothing.
+            apply_delta(0, opening.credits)?;
+        }
+        let now = now_utc();
+        let accounts: Vec<NewCreditAccount<'_>> = openings
+            .iter()
+            .map(|o| NewCreditAccount {
+                user_id: o.user_id,
+                currency: o.currency.as_str(),
+                balance: o.credits,
+                enabled: true,
+                total_added: o.credits,
+                total_deducted: 0,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        for chunk in accounts.chunks(ROWS_PER_INSERT) {
+            per_backend!(conn, |c| diesel::insert_into(credit_accounts::table)
+                .values(chunk)
+                .execute(c))
+            .map_err(|e| match is_unique_violation(&e) {
+                true => LedgerError::AlreadyOpened,
+                false => e.into(),
+            })?;
+        }
+        let user_ids: Vec<i64> = openings.iter().map(|o| o.user_id).collect();
+        let ids: HashMap<(i64, String), i64> = credits::accounts_of_all(conn, &user_ids)?
+            .into_iter()
+            .map(|a| ((a.user_id, a.currency), a.id))
+            .collect();
+        let values: Vec<String> = openings
+            .iter()
+            .map(|o| money_value(o.credits, rates[&o.currency], &o.currency).plain())
+            .collect();
+        let rows: Vec<NewCreditTransaction<'_>> = openings
+            .iter()
+            .zip(&values)
+            .map(|(o, value)| NewCreditTransaction {
+                account_id: ids[&(o.user_id, o.currency.as_str().to_owned())],
+                user_id: o.user_id,
+                currency: o.currency.as_str(),
+                kind: TransactionType::Imported.as_str(),
+                reason: Some(Reason::Migration.as_str()),
+                delta: o.credits,
+                balance_before: 0,
+                balance_after: o.credits,
+                exchange_rate_e4: rates[&o.currency].e4(),
+                currency_value: value,
+                note: note.as_str(),
+                actor_kind: actor.kind(),
+                actor_id: actor.id(),
+                invoice_id: None,
+                idempotency_key: None,
+                created_at: now,
+            })
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            per_backend!(conn, |c| diesel::insert_into(credit_transactions::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        add_to_daily_totals(conn, openings, now.date())?;
+        for _ in openings {
+            crate::metrics::ledger_write(TransactionType::Imported.as_str());
+        }
+        Ok(openings.len())
+    })
+}
+
+/// The rate of each currency the openings are in; refused when one is not offered or is
+/// disabled.
+fn enabled_rates(
+    conn: &mut DbConnection,
+    openings: &[Opening],
+) -> Result<HashMap<CurrencyCode, ExchangeRate>, LedgerError> {
+    let configs: HashMap<String, _> = configs::list(conn)?
+        .into_iter()
+        .map(|c| (c.currency.clone(), c))
+        .collect();
+    let mut rates = HashMap::new();
+    for opening in openings {
+        let code = opening.currency;
+        let config = configs
+            .get(code.as_str())
+            .ok_or_else(|| LedgerError::CurrencyNotOffered(code.to_string()))?;
+        if !config.enabled {
+            return Err(LedgerError::CurrencyDisabled(code.to_string()));
+        }
+        let rate = ExchangeRate::from_e4(config.exchange_rate_e4)
+            .map_err(|_| LedgerError::CurrencyNotOffered(code.to_string()))?;
+        rates.insert(code, rate);
+    }
+    Ok(rates)
+}
+
+/// The openings' share of the day's totals: per currency, every row added credits and
+/// made one more holder.
+fn add_to_daily_totals(
+    conn: &mut DbConnection,
+    openings: &[Opening],
+    day: time::Date,
+) -> QueryResult<()> {
+    use credit_daily_totals::dsl as totals;
+    let mut per_currency: HashMap<CurrencyCode, (i64, i64)> = HashMap::new();
+    for opening in openings {
+        let sums = per_currency.entry(opening.currency).or_default();
+        sums.0 += 1;
+        sums.1 += opening.credits;
+    }
+    for (currency, (rows, added)) in per_currency {
+        let values = (
+            totals::day.eq(day),
+            totals::currency.eq(currency.as_str()),
+            totals::kind.eq(TransactionType::Imported.as_str()),
+            totals::reason.eq(Reason::Migration.as_str()),
+            totals::row_count.eq(rows),
+            totals::added.eq(added),
+            totals::deducted.eq(0i64),
+            totals::holders_delta.eq(rows),
+        );
+        let sums = (
+            totals::row_count.eq(totals::row_count + rows),
+            totals::added.eq(totals::added + added),
+            totals::holders_delta.eq(totals::holders_delta + rows),
+        );
+        let key = (totals::day, totals::currency, totals::kind, totals::reason);
+        per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)
+            .values(values)
+            .on_conflict(key)
+            .do_update()
+            .set(sums)
+            .execute(c))?;
+    }
+    Ok(())
+}
