@@ -248,6 +248,7 @@ fn every_command_has_help() {
         vec!["api-key", "create", "--help"],
         vec!["demo", "--help"],
         vec!["verify", "--help"],
+        vec!["backup", "--help"],
     ] {
         let output = creditdesk(&db, &args);
         assert!(output.status.success(), "{args:?}");
