@@ -70,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Copy a SQLite database, consistently, while the server keeps serving (PostgreSQL:
+    /// use pg_dump). Then check the copy with `creditdesk --database-url FILE verify`.
+    Backup {
+        /// The new file to write; an existing file is never overwritten.
+        file: std::path::PathBuf,
+    },
     /// Bulk-generate synthetic customers and ledger history for benchmarks (empty database only).
     Seed {
         /// How many customers.
@@ -236,7 +242,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_size: cli.pool_size,
         checkout_timeout: cli.pool_timeout,
     };
-    let pool = open(&cli.database_url, options)?;
+    // A backup changes nothing, not even the schema, and copies only a database that exists.
+    let migrate = match &command {
+        Command::Backup { .. } => {
+            db::backup::check_source(&cli.database_url)?;
+            false
+        }
+        _ => true,
+    };
+    let pool = open(&cli.database_url, options, migrate)?;
     let mut conn = pool.get()?;
     match command {
         Command::Serve(args) => {
@@ -342,6 +356,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("All invariants hold.");
         }
+        Command::Backup { file } => {
+            let written = db::backup::backup(&mut conn, &file)?;
+            println!("Backed up to {}.", written.display());
+            println!(
+                "Check the copy: creditdesk --database-url {} verify",
+                written.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -402,9 +424,12 @@ fn import_customers(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Connects (failing at once with the server's message) and migrates.
-fn open(url: &str, options: PoolOptions) -> anyhow::Result<Pool> {
+/// Connects (failing at once with the server's message) and migrates when asked to.
+fn open(url: &str, options: PoolOptions, migrate: bool) -> anyhow::Result<Pool> {
     let pool = db::connect(url, options)?;
+    if !migrate {
+        return Ok(pool);
+    }
     let mut conn = pool.get()?;
     let applied = db::run_migrations(&mut conn)?;
     if applied > 0 {

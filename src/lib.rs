@@ -20,5 +20,7 @@ pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod views;
 pub mod web;

@@ -249,6 +249,7 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["verify", "--help"],
         vec!["import", "customers", "--help"],
+        vec!["backup", "--help"],
     ] {
         let output = creditdesk(&db, &args);
         assert!(output.status.success(), "{args:?}");

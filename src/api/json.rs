@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
+use crate::domain::quoted;
 
 /// The largest body the API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -88,8 +89,9 @@ pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<ApiJson<T>, ApiError> 
     let hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
     let typed = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.inner().to_string();
-        let field = unknown_field(&message).unwrap_or(path);
+        let raw = error.inner().to_string();
+        let field = unknown_field(&raw).unwrap_or(path);
+        let message = readable(&raw);
         ApiError::invalid(if field == "." { String::new() } else { field }, message)
     })?;
     Ok(ApiJson { value: typed, hash })
@@ -108,12 +110,52 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
             serde_urlencoded::from_str(request.query_string())
                 .map(ApiQuery)
                 .map_err(|error| {
-                    let message = error.to_string();
-                    let field = unknown_field(&message).unwrap_or_default();
+                    let raw = error.to_string();
+                    let field = unknown_field(&raw).unwrap_or_default();
+                    let message = readable(&raw);
                     ApiError::invalid(field, format!("The query could not be read: {message}."))
                 }),
         )
     }
+}
+
+/// serde's message in a caller's words: what was sent named by its kind, not echoed in
+/// Rust's debug form (`invalid type: string, expected a whole number`), a name the caller
+/// made up quoted visibly, and Rust's integer types named by what they hold.
+fn readable(message: &str) -> String {
+    let message = without_echo(message);
+    ["i64", "i32", "u64", "u32"]
+        .iter()
+        .fold(message, |text, rust_type| {
+            text.replace(&format!("expected {rust_type}"), "expected a whole number")
+        })
+}
+
+/// `invalid type: string "\u{7}", expected …` → `invalid type: string, expected …`;
+/// ``unknown variant `x`, expected …`` → `unknown value "x", expected …` (and fields alike).
+fn without_echo(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.rsplit_once(", expected "))
+        {
+            let end = [found.find(" `"), found.find(" \"")]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(found.len());
+            return format!("{prefix}{}, expected {expected}", &found[..end]);
+        }
+    }
+    for (prefix, what) in [("unknown variant `", "value"), ("unknown field `", "field")] {
+        if let Some((name, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.rsplit_once("`, expected "))
+        {
+            return format!("unknown {what} {}, expected {expected}", quoted(name));
+        }
+    }
+    message.to_owned()
 }
 
 /// The name in serde's "unknown field `x`, expected …".
@@ -147,7 +189,11 @@ mod tests {
         );
         assert!(error(r#"{"change": 5, "chagne": 1}"#)
             .message
-            .contains("unknown field `chagne`"));
+            .contains(r#"unknown field "chagne", expected `change`"#));
+        assert_eq!(
+            error(r#"{"change": "5"}"#).message,
+            "invalid type: string, expected a whole number"
+        );
         assert_eq!(error("{").status, StatusCode::BAD_REQUEST);
         assert_eq!(error("").code, "validation_failed", "a missing field");
         let same = parse::<Body>(&Bytes::from(r#"{"change":5}"#)).unwrap();

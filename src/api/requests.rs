@@ -450,3 +450,145 @@ mod tests {
         }
     }
 }
+
+/// Every JSON body and query of the API against anything a program can send: no panic, and
+/// every refusal a clear message naming the field it is about.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::api::json::parse;
+    use crate::testing::{decoded, query, typed_value, unclear};
+    use actix_web::web::Bytes;
+    use proptest::prelude::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::{json, Value};
+
+    /// A JSON value of any type, numbers near and far outside every range.
+    fn json_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-2 * MAX_BALANCE..=2 * MAX_BALANCE).prop_map(Value::from),
+            (-3i64..=3).prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN", |f| f.is_finite())
+                .prop_map(Value::from),
+            typed_value().prop_map(Value::from),
+            Just(json!([1, "EUR"])),
+            Just(json!({"nested": true})),
+        ]
+    }
+
+    /// A body of `keys` (and strangers), or raw text that may not be JSON or an object.
+    fn body(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            6 => prop::sample::select(keys).prop_map(str::to_owned),
+            1 => "[a-zA-Z_]{1,12}",
+        ];
+        prop_oneof![
+            8 => prop::collection::vec((key, json_value()), 0..7)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect()).to_string()),
+            1 => prop::sample::select(&[
+                "", " ", "[]", "null", "1", "\"x\"", "{", "{\"change\": 1e400}",
+                "{\"change\": 99999999999999999999999}", "{\"note\": \"a\", \"note\": \"b\"}",
+                "{\"currency\": \"EUR\"} trailing",
+            ]).prop_map(str::to_owned),
+            1 => "\\PC{0,40}",
+        ]
+    }
+
+    /// Why the API's refusal of `typed`, read as `T` and checked by `check`, is not clear.
+    fn unclear_refusal<T: DeserializeOwned, U>(
+        typed: &str,
+        fields: &[&str],
+        check: impl Fn(T) -> Result<U, ApiError>,
+    ) -> Option<String> {
+        let error = match parse::<T>(&Bytes::from(typed.to_owned())) {
+            Ok(body) => check(body.value).err()?,
+            Err(error) => error,
+        };
+        unclear_api_error(&error, fields, typed)
+    }
+
+    /// A refusal must be 400 or 422 `validation_failed` with a clear message, naming a field
+    /// of the body (or one the caller sent that is not) when it is about one.
+    fn unclear_api_error(error: &ApiError, fields: &[&str], typed: &str) -> Option<String> {
+        if error.code != "validation_failed" || !matches!(error.status.as_u16(), 400 | 422) {
+            return Some(format!("{} {}", error.status, error.code));
+        }
+        if let Some(field) = &error.field {
+            let known = fields.contains(&field.as_str());
+            if !known && !typed.contains(&format!("\"{field}\"")) && !typed.contains(field) {
+                return Some(format!("names the field {field} nobody sent"));
+            }
+        }
+        unclear(&error.message, typed).map(|why| format!("{:?}: {why}", error.field))
+    }
+
+    const ADJUSTMENT: &[&str] = &[
+        "currency",
+        "change",
+        "set_to",
+        "note",
+        "reason",
+        "expected_version",
+    ];
+    const PREVIEW: &[&str] = &[
+        "currency",
+        "invoice_amount",
+        "apply_credits",
+        "discount_code",
+    ];
+    const PAYMENT: &[&str] = &[
+        "invoice_id",
+        "currency",
+        "invoice_amount",
+        "apply_credits",
+        "discount_code",
+    ];
+    const REFUND: &[&str] = &["credits"];
+    const CUSTOMER: &[&str] = &["email", "external_id", "first_name", "last_name", "country"];
+    const CUSTOMER_QUERY: &[&str] = &["email", "external_id", "limit", "cursor"];
+    const TRANSACTION_QUERY: &[&str] = &["currency", "limit", "cursor"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn adjustments(typed in body(ADJUSTMENT)) {
+            prop_assert_eq!(unclear_refusal(&typed, ADJUSTMENT, AdjustmentBody::check), None);
+        }
+
+        #[test]
+        fn previews_and_payments(preview in body(PREVIEW), payment in body(PAYMENT)) {
+            prop_assert_eq!(unclear_refusal(&preview, PREVIEW, PreviewBody::check), None);
+            prop_assert_eq!(unclear_refusal(&payment, PAYMENT, PaymentBody::check), None);
+        }
+
+        #[test]
+        fn refunds_and_customers(refund in body(REFUND), customer in body(CUSTOMER)) {
+            prop_assert_eq!(unclear_refusal(&refund, REFUND, RefundBody::check), None);
+            prop_assert_eq!(unclear_refusal(&customer, CUSTOMER, NewCustomerBody::check), None);
+        }
+
+        #[test]
+        fn queries(customers in query(CUSTOMER_QUERY), transactions in query(TRANSACTION_QUERY)) {
+            // As `ApiQuery` reads them, then checked.
+            let read = |typed: &str, fields: &[&str], check: &dyn Fn(&str) -> Option<ApiError>| {
+                check(typed).and_then(|error| unclear_api_error(&error, fields, &decoded(typed)))
+            };
+            let customer_check = |typed: &str| match serde_urlencoded::from_str::<CustomerQuery>(typed) {
+                Ok(raw) => raw.check().err(),
+                Err(_) => None,
+            };
+            let transaction_check = |typed: &str| match serde_urlencoded::from_str::<TransactionQuery>(typed) {
+                Ok(raw) => raw.check().err(),
+                Err(_) => None,
+            };
+            prop_assert_eq!(read(&customers, CUSTOMER_QUERY, &customer_check), None);
+            prop_assert_eq!(read(&transactions, TRANSACTION_QUERY, &transaction_check), None);
+        }
+    }
+}

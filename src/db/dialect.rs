@@ -264,3 +264,31 @@ pub fn relax_durability_for_seeding(conn: &mut DbConnection) -> QueryResult<()> 
         Backend::Postgres => "SET synchronous_commit = off",
     })
 }
+
+/// Why a database cannot be copied by `creditdesk backup` (docs/operations.md, "Backup and
+/// restore").
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(
+        "creditdesk backup copies SQLite databases only; back up PostgreSQL with pg_dump: \
+         pg_dump -Fc -d \"$DATABASE_URL\" -f creditdesk.dump (restore with pg_restore)"
+    )]
+    Postgres,
+    #[error("the copy failed: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Writes a consistent copy of the whole database into the new file `path` while other
+/// connections keep writing: SQLite's `VACUUM INTO` reads one snapshot (in WAL mode it
+/// blocks no writer). The path travels as a bound parameter, so no quoting can go wrong.
+pub fn copy_database_into(conn: &mut DbConnection, path: &str) -> Result<(), CopyError> {
+    match conn {
+        DbConnection::Pg(_) => Err(CopyError::Postgres),
+        DbConnection::Sqlite(sqlite) => {
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<diesel::sql_types::Text, _>(path)
+                .execute(sqlite)?;
+            Ok(())
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! URL, a pool of them, embedded migrations, and (in [`dialect`]) the few places where a
 //! backend needs its own SQL. Code outside this module never matches on the backend.
 
+pub mod backup;
 pub mod dialect;
 pub mod models;
 pub mod schema;

@@ -226,3 +226,25 @@ mod tests {
         }
     }
 }
+
+/// Anything typed as an amount: no panic, and every refusal a clear message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn refusals_are_clear(input in typed_value(), change_mode in any::<bool>()) {
+            let mode = if change_mode { Mode::Change } else { Mode::Set };
+            match parse_amount(&input, mode) {
+                Ok(Change::SetTo(v)) => prop_assert!((0..=MAX_BALANCE).contains(&v)),
+                Ok(Change::By(v)) => prop_assert!(v != 0 && v.abs() <= MAX_BALANCE),
+                Err(error) => prop_assert_eq!(unclear(&error.to_string(), &input), None),
+            }
+        }
+    }
+}

@@ -135,3 +135,28 @@ mod tests {
         assert!(!all.iter().any(|c| c.as_str() == "XAU"));
     }
 }
+
+/// Anything typed as a currency: no panic, only circulating codes pass, every refusal is a
+/// clear message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn only_codes_pass_and_refusals_are_clear(input in prop_oneof![typed_value(), "[A-Za-z ]{0,5}"]) {
+            match CurrencyCode::parse(&input) {
+                Ok(code) => {
+                    prop_assert_eq!(code.as_str(), input.trim());
+                    prop_assert!(circulating(code.as_str()).is_some());
+                    prop_assert!(code.minor_units() <= 3);
+                }
+                Err(error) => prop_assert_eq!(unclear(&error.to_string(), &input), None),
+            }
+        }
+    }
+}

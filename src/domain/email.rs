@@ -74,3 +74,27 @@ mod tests {
         }
     }
 }
+
+/// Anything typed as an email: no panic, accepted ones keep the rules, every refusal a clear
+/// message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn refusals_are_clear(input in prop_oneof![typed_value(), "\\PC{0,8}@\\PC{0,8}\\.?\\PC{0,4}"]) {
+            match Email::parse(&input) {
+                Ok(email) => {
+                    prop_assert!(email.as_str().contains('@') && email.as_str().len() <= 254);
+                    prop_assert!(!email.as_str().chars().any(|c| c.is_whitespace() || c.is_control()));
+                }
+                Err(error) => prop_assert_eq!(unclear(&error.to_string(), &input), None),
+            }
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown value {0:?}")]
+#[error("unknown value {}", super::quoted(.0))]
 pub struct UnknownValue(pub String);
 
 macro_rules! vocabulary {

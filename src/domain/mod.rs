@@ -23,4 +23,6 @@ pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
 pub use money::{format_credits, format_grouped, money_value, Money, MoneyError};
 pub use note::{Note, NoteError};
 pub use rate::{ExchangeRate, RateError};
-pub use text::{forbidden_character, normalize_line_breaks, without_controls, ForbiddenCharacter};
+pub use text::{
+    forbidden_character, normalize_line_breaks, quoted, without_controls, ForbiddenCharacter,
+};

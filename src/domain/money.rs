@@ -188,3 +188,32 @@ mod tests {
         }
     }
 }
+
+/// Anything sent as an amount of money: no panic, accepted amounts within range and the
+/// currency's minor units, every refusal a clear message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn refusals_are_clear(
+            input in prop_oneof![typed_value(), "[0-9]{0,15}\\.?[0-9]{0,4}"],
+            code in prop::sample::select(&["EUR", "JPY", "BHD"]),
+        ) {
+            let currency = CurrencyCode::parse(code).unwrap();
+            match Money::parse(&input, currency) {
+                Ok(money) => {
+                    prop_assert!(money.amount >= Decimal::ZERO);
+                    prop_assert!(money.amount <= Decimal::from(crate::domain::MAX_BALANCE));
+                    prop_assert!(money.amount.normalize().scale() <= currency.minor_units());
+                }
+                Err(error) => prop_assert_eq!(unclear(&error.to_string(), &input), None),
+            }
+        }
+    }
+}

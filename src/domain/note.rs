@@ -136,3 +136,22 @@ mod tests {
         }
     }
 }
+
+/// Anything typed as a note: no panic, and every refusal a clear message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn refusals_are_clear(input in prop_oneof![typed_value(), "(?s).{0,300}", "\\PC{240,260}"]) {
+            if let Err(error) = Note::parse(&input) {
+                prop_assert_eq!(unclear(&error.to_string(), &input), None);
+            }
+        }
+    }
+}

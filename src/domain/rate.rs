@@ -166,3 +166,32 @@ mod tests {
         );
     }
 }
+
+/// Anything typed as an exchange rate: no panic, accepted rates within range and shown as
+/// they parse, every refusal a clear message.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::domain::CurrencyCode;
+    use crate::testing::{typed_value, unclear};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn refusals_are_clear(
+            input in prop_oneof![typed_value(), "[0-9]{0,9}\\.?[0-9]{0,6}"],
+            code in prop::sample::select(&["EUR", "JPY", "BHD"]),
+        ) {
+            let currency = CurrencyCode::parse(code).unwrap();
+            match ExchangeRate::parse_for(&input, &currency) {
+                Ok(rate) => {
+                    prop_assert!((1..=MAX_RATE_E4).contains(&rate.e4()));
+                    prop_assert_eq!(ExchangeRate::parse(&rate.display_for(4)), Ok(rate));
+                }
+                Err(error) => prop_assert_eq!(unclear(&error.to_string(), &input), None),
+            }
+        }
+    }
+}

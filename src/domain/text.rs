@@ -65,6 +65,17 @@ pub fn without_controls(text: &str, max_chars: usize) -> String {
         .collect()
 }
 
+/// Typed text quoted in a message: invisible and control characters left out, at most 40
+/// characters (then `…`), never Rust's debug escapes.
+pub fn quoted(text: &str) -> String {
+    let mut visible = text
+        .chars()
+        .filter(|c| forbidden_character(c.encode_utf8(&mut [0; 4]), false).is_none());
+    let shown: String = visible.by_ref().take(40).collect();
+    let more = if visible.next().is_some() { "…" } else { "" };
+    format!("\"{shown}{more}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +132,25 @@ mod tests {
                 prop_assert!(text.chars().all(|c| c == '\n' || !c.is_control()));
                 prop_assert!(!text.chars().any(|c| BIDI_CONTROLS.iter().any(|(b, _)| *b == c)));
             }
+        }
+    }
+}
+
+/// Typed text shown again in a message stays visible, bounded and free of debug escapes.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn quoted_text_is_visible_and_bounded(text in "(?s).{0,60}") {
+            let shown = quoted(&text);
+            prop_assert!(forbidden_character(&shown, false).is_none(), "{}", shown);
+            prop_assert!(shown.chars().count() <= 43);
+            prop_assert_eq!(crate::testing::unclear(&format!("not {shown}"), &text), None);
         }
     }
 }

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::{date, record_id, search_text, QueryPairs};
+use crate::domain::quoted;
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::activity::ActivityFilter;
 
@@ -44,7 +45,7 @@ impl RawActivityFilter {
                 .ok_or_else(|| {
                     FieldError::new(
                         "action",
-                        format!("There is no action {typed:?} to filter by."),
+                        format!("There is no action {} to filter by.", quoted(typed)),
                     )
                 }),
         });

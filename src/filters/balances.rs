@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{currency, date, search_text, whole_number, QueryPairs};
-use crate::domain::MAX_BALANCE;
+use crate::domain::{quoted, MAX_BALANCE};
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::balances::{BalanceFilter, BalanceSort};
 
@@ -66,7 +66,10 @@ impl RawBalanceFilter {
                 .ok_or_else(|| {
                     FieldError::new(
                         "sort",
-                        format!("Sort by -balance, balance, -updated or updated, not {text:?}."),
+                        format!(
+                            "Sort by -balance, balance, -updated or updated, not {}.",
+                            quoted(text)
+                        ),
                     )
                 }),
         });

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{currency, date, search_text, QueryPairs};
-use crate::domain::{Reason, TransactionType};
+use crate::domain::{quoted, Reason, TransactionType};
 use crate::forms::{FieldError, FieldErrors};
 use crate::store::credit_list::CreditFilter;
 
@@ -46,15 +46,15 @@ impl RawCreditFilter {
                 Ok(_) => {}
                 Err(_) => errors.push(FieldError::new(
                     "type",
-                    format!("There is no type {text:?}."),
+                    format!("There is no type {}.", quoted(text)),
                 )),
             }
         }
         let reason = errors.take(match self.reason.trim() {
             "" => Ok(None),
-            text => Reason::parse(text)
-                .map(Some)
-                .map_err(|_| FieldError::new("reason", format!("There is no reason {text:?}."))),
+            text => Reason::parse(text).map(Some).map_err(|_| {
+                FieldError::new("reason", format!("There is no reason {}.", quoted(text)))
+            }),
         });
         let from = errors.take(date("from", &self.from));
         let to = errors.take(date("to", &self.to));
@@ -72,7 +72,7 @@ impl RawCreditFilter {
             "asc" => Ok(true),
             other => Err(FieldError::new(
                 "order",
-                format!("Order is asc or desc, not {other:?}."),
+                format!("Order is asc or desc, not {}.", quoted(other)),
             )),
         });
         errors.finish(|| {

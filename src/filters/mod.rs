@@ -15,7 +15,7 @@ pub mod tab;
 use serde::de::DeserializeOwned;
 use time::Date;
 
-use crate::domain::{forbidden_character, CurrencyCode};
+use crate::domain::{forbidden_character, quoted, CurrencyCode};
 use crate::error::AppError;
 use crate::forms::{FieldError, FieldErrors};
 
@@ -72,7 +72,10 @@ pub fn date(field: &'static str, raw: &str) -> Result<Option<Date>, FieldError> 
     parse_date(text).map(Some).ok_or_else(|| {
         FieldError::new(
             field,
-            format!("Enter the date as YYYY-MM-DD, like 2026-11-01 (got {text:?})."),
+            format!(
+                "Enter the date as YYYY-MM-DD, like 2026-11-01 (got {}).",
+                quoted(text)
+            ),
         )
     })
 }
@@ -103,10 +106,10 @@ pub fn whole_number(
         Err(FieldError::new(
             field,
             format!(
-                "Enter {what} as a whole number from {} to {} (got {:?}).",
+                "Enter {what} as a whole number from {} to {} (got {}).",
                 crate::domain::format_credits(min),
                 crate::domain::format_credits(max),
-                text.chars().take(40).collect::<String>()
+                quoted(text)
             ),
         ))
     }
@@ -251,5 +254,117 @@ mod tests {
         );
         assert!(paging("1000", "").is_err());
         assert!(paging("20", "0").is_err());
+    }
+}
+
+/// Every filter and list query against anything a URL can carry: no panic, and every
+/// refusal a clear message that names one of the query's parameters.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{decoded, query, unclear, unclear_errors};
+    use proptest::prelude::*;
+
+    /// Why the refusal of `typed`, read as `T` and checked by `check`, is not clear.
+    fn unclear_refusal<T: DeserializeOwned, U>(
+        typed: &str,
+        fields: &[&str],
+        check: impl Fn(&T) -> Result<U, FieldErrors>,
+    ) -> Option<String> {
+        let seen = decoded(typed);
+        match from_query::<T>(typed) {
+            Err(AppError::Unprocessable(message)) => unclear(&message, &seen),
+            Err(other) => Some(format!("not a 422: {other}")),
+            Ok(raw) => check(&raw)
+                .err()
+                .and_then(|errors| unclear_errors(&errors, fields, &seen)),
+        }
+    }
+
+    /// A list's filter with its paging, as the list pages read them.
+    fn paged<'a, T: DeserializeOwned, U>(
+        check: impl Fn(&T) -> Result<U, FieldErrors> + 'a,
+        typed: &'a str,
+    ) -> impl Fn(&T) -> Result<(U, Paging), FieldErrors> + 'a {
+        move |raw| {
+            with_paging(
+                check(raw),
+                &from_query::<RawPaging>(typed).unwrap_or_default(),
+            )
+        }
+    }
+
+    const CREDIT_LIST: &[&str] = &[
+        "email",
+        "external_id",
+        "invoice_id",
+        "currency",
+        "type",
+        "reason",
+        "from",
+        "to",
+        "order",
+        "record_id",
+        "per_page",
+        "after",
+    ];
+    const BALANCES: &[&str] = &[
+        "email", "currency", "min", "max", "as_of", "sort", "per_page", "after",
+    ];
+    const ACTIVITY: &[&str] = &[
+        "actor",
+        "action",
+        "from",
+        "to",
+        "user_id",
+        "record_id",
+        "per_page",
+        "after",
+    ];
+    const SUMMARY: &[&str] = &["currency", "from", "to"];
+    const CUSTOMERS: &[&str] = &["q", "page"];
+    const TAB: &[&str] = &["currency", "before", "updated", "usage"];
+    const SETTINGS: &[&str] = &["currency", "saved"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn credit_list(typed in query(CREDIT_LIST)) {
+            let check = paged(credit_list::RawCreditFilter::parse, &typed);
+            prop_assert_eq!(unclear_refusal(&typed, CREDIT_LIST, check), None);
+        }
+
+        #[test]
+        fn balances(typed in query(BALANCES)) {
+            let check = paged(balances::RawBalanceFilter::parse, &typed);
+            prop_assert_eq!(unclear_refusal(&typed, BALANCES, check), None);
+        }
+
+        #[test]
+        fn activity(typed in query(ACTIVITY)) {
+            let check = paged(activity::RawActivityFilter::parse, &typed);
+            prop_assert_eq!(unclear_refusal(&typed, ACTIVITY, check), None);
+        }
+
+        #[test]
+        fn summary(typed in query(SUMMARY)) {
+            prop_assert_eq!(unclear_refusal(&typed, SUMMARY, summary::RawSummaryQuery::parse), None);
+        }
+
+        #[test]
+        fn customers(typed in query(CUSTOMERS)) {
+            prop_assert_eq!(unclear_refusal(&typed, CUSTOMERS, customers::RawCustomerSearch::parse), None);
+        }
+
+        #[test]
+        fn tab(typed in query(TAB)) {
+            prop_assert_eq!(unclear_refusal(&typed, TAB, tab::RawTabQuery::parse), None);
+        }
+
+        #[test]
+        fn settings(typed in query(SETTINGS)) {
+            prop_assert_eq!(unclear_refusal(&typed, SETTINGS, settings::RawSettingsQuery::parse), None);
+        }
     }
 }

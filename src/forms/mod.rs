@@ -111,3 +111,98 @@ pub fn plain_text(field: &'static str, raw: &str, max_chars: usize) -> Result<St
     }
     Ok(text.to_owned())
 }
+
+/// Every form against anything a browser (or a script) can post: no panic, and every
+/// refusal a clear message beside one of the form's fields.
+#[cfg(test)]
+mod outside_input {
+    use super::*;
+    use crate::testing::{decoded, query, unclear_errors};
+    use proptest::prelude::*;
+    use serde::de::DeserializeOwned;
+
+    /// Why the refusal of the body `typed`, read as `T` and checked by `check`, is not clear.
+    /// A body the form cannot be read from at all is the extractor's answer, not the form's.
+    fn unclear_refusal<T: DeserializeOwned, U>(
+        typed: &str,
+        fields: &[&str],
+        check: impl Fn(&T) -> Result<U, FieldErrors>,
+    ) -> Option<String> {
+        let raw: T = serde_urlencoded::from_str(typed).ok()?;
+        check(&raw)
+            .err()
+            .and_then(|errors| unclear_errors(&errors, fields, &decoded(typed)))
+    }
+
+    const ADJUSTMENT: &[&str] = &[
+        "currency",
+        "mode",
+        "amount",
+        "note",
+        "reason",
+        "expected_version",
+    ];
+    const NEW_ADMIN: &[&str] = &["email", "name", "role"];
+    const ADMIN_CHANGE: &[&str] = &["action", "role"];
+    const CUSTOMER: &[&str] = &["email", "external_id", "first_name", "last_name", "country"];
+    const PASSWORD: &[&str] = &["current_password", "new_password", "confirm_password"];
+    const SETTINGS: &[&str] = &[
+        "currency",
+        "enabled",
+        "exchange_rate",
+        "allow_with_discount_code",
+        "auto_apply_next_invoice",
+        "preview_default_used",
+        "action",
+    ];
+    const USAGE: &[&str] = &["currency", "enabled"];
+    const API_KEY: &[&str] = &["name"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn adjustment(typed in query(ADJUSTMENT)) {
+            prop_assert_eq!(unclear_refusal(&typed, ADJUSTMENT, adjustment::AdjustmentFields::parse), None);
+        }
+
+        #[test]
+        fn admins(new in query(NEW_ADMIN), change in query(ADMIN_CHANGE)) {
+            prop_assert_eq!(unclear_refusal(&new, NEW_ADMIN, admins::NewAdminFields::parse), None);
+            prop_assert_eq!(unclear_refusal(&change, ADMIN_CHANGE, admins::AdminChangeFields::parse), None);
+        }
+
+        #[test]
+        fn customer(typed in query(CUSTOMER)) {
+            // The fields of the API's body and the import's rows, read here from pairs.
+            let check = |pairs: &std::collections::HashMap<String, String>| {
+                let field = |name: &str| pairs.get(name).cloned().unwrap_or_default();
+                customer::CustomerFields {
+                    email: field("email"),
+                    external_id: field("external_id"),
+                    first_name: field("first_name"),
+                    last_name: field("last_name"),
+                    country: field("country"),
+                }
+                .parse()
+            };
+            prop_assert_eq!(unclear_refusal(&typed, CUSTOMER, check), None);
+        }
+
+        #[test]
+        fn password(typed in query(PASSWORD)) {
+            prop_assert_eq!(unclear_refusal(&typed, PASSWORD, password::PasswordFields::parse), None);
+        }
+
+        #[test]
+        fn settings(typed in query(SETTINGS)) {
+            prop_assert_eq!(unclear_refusal(&typed, SETTINGS, settings::SettingsFields::parse), None);
+        }
+
+        #[test]
+        fn usage_and_api_key(usage in query(USAGE), key in query(API_KEY)) {
+            prop_assert_eq!(unclear_refusal(&usage, USAGE, usage::UsageFields::parse), None);
+            prop_assert_eq!(unclear_refusal(&key, API_KEY, api_keys::NewKeyFields::parse), None);
+        }
+    }
+}

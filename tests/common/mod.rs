@@ -2,6 +2,8 @@
 //! database when `TEST_DATABASE_URL` names a server), dropped afterwards.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::path::PathBuf;
 
 use creditdesk::db::{self, DbConnection, Pool};
@@ -40,14 +42,17 @@ impl TestDb {
             Ok(other) if !other.is_empty() => {
                 panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other:?}")
             }
-            _ => {
-                let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-                let path = dir.join(format!("test-{unique}.db"));
-                TestDb {
-                    url: path.to_string_lossy().into_owned(),
-                    cleanup: Cleanup::SqliteFile(path),
-                }
-            }
+            _ => TestDb::sqlite(),
+        }
+    }
+
+    /// A fresh SQLite file, whatever `TEST_DATABASE_URL` says (for what only SQLite has).
+    pub fn sqlite() -> TestDb {
+        let unique = format!("{:032x}", rand::thread_rng().gen::<u128>());
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("test-{unique}.db"));
+        TestDb {
+            url: path.to_string_lossy().into_owned(),
+            cleanup: Cleanup::SqliteFile(path),
         }
     }
 
