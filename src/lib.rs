@@ -15,6 +15,7 @@ pub mod forms;
 pub mod ledger;
 pub mod metrics;
 pub mod passwords;
+pub mod request_id;
 pub mod routes;
 pub mod seed;
 pub mod startup;

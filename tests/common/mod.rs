@@ -2,6 +2,8 @@
 //! database when `TEST_DATABASE_URL` names a server), dropped afterwards.
 #![allow(dead_code)]
 
+pub mod served;
+
 use std::path::PathBuf;
 
 use creditdesk::db::{self, DbConnection, Pool};
