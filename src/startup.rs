@@ -186,7 +186,7 @@ async fn track_request(
         path,
         route,
         status = status.as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
         "request"
     );
     match outcome {
