@@ -37,8 +37,19 @@ pub struct Cli {
     #[arg(long, env = "CREDITDESK_POOL_TIMEOUT", default_value = "5", global = true,
           value_parser = parse_seconds)]
     pool_timeout: std::time::Duration,
+    /// Log lines on stderr: text for people, json (one object a line) for log collectors.
+    #[arg(long, env = "CREDITDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text,
+          global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// How log lines are written (docs/operations.md, "Logs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,7 +225,7 @@ enum ApiKeyCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -224,13 +235,23 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). In JSON each line is one object
+/// whose `span` holds the request id of the request being served.
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -455,11 +476,19 @@ fn serve(pool: Pool, settings: Settings, bind: &str) -> anyhow::Result<()> {
              or pass --secure-cookies false for plain HTTP on a trusted network."
         );
     }
-    actix_web::rt::System::new().block_on(async move {
+    // On SIGTERM the server stops accepting, lets the requests in flight finish and returns
+    // (docs/operations.md, "Stopping").
+    let system = actix_web::rt::System::new();
+    let served = system.block_on(async move {
         let application = Application::build(pool, settings, listener)?;
         println!("Creditdesk is listening on http://{address}");
         application.server().await
-    })?;
+    });
+    // Ends the housekeeping task, which holds the last handle on the pool: its connections
+    // close here.
+    drop(system);
+    served?;
+    tracing::info!("shut down");
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use tokio::sync::mpsc;
 
 use crate::db::DbConnection;
@@ -224,7 +224,7 @@ where
         .try_acquire_owned()
         .map_err(|_| too_many_exports())?;
     let pool = state.pool.clone();
-    let mut conn = web::block(move || pool.get()).await??;
+    let mut conn = crate::web::block(move || pool.get()).await??;
     let pool = state.pool.clone();
     let file_name = file_name(export.kind.file);
     let (sender, receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
@@ -233,7 +233,9 @@ where
         runtime: tokio::runtime::Handle::current(),
         stall_limit: state.settings.export_stall_limit,
     };
+    let span = tracing::Span::current();
     actix_web::rt::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let channel = ChannelWriter {
             buffer: Vec::with_capacity(CHUNK_BYTES),
             link: link.clone(),

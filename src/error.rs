@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use rand::Rng;
 
+use crate::db;
 use crate::domain::{Permission, Role};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +52,32 @@ impl AppError {
         AppError::NotFound(format!("{what} was not found."))
     }
 
-    /// Logs an unexpected failure under a fresh reference.
+    /// Logs an unexpected failure under a fresh reference. A failure caused by a database
+    /// that stopped answering (anywhere in its chain of sources, see [`db::is_unreachable`])
+    /// is no bug: it is [`AppError::database_unavailable`].
     pub fn internal(source: impl Into<anyhow::Error>) -> AppError {
-        let reference = format!("{:08x}", rand::thread_rng().gen::<u32>());
         let source = source.into();
+        let unreachable = source.chain().any(|cause| {
+            cause
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(db::is_unreachable)
+        });
+        if unreachable {
+            tracing::warn!(error = %source, "the database stopped answering");
+            return AppError::database_unavailable();
+        }
+        let reference = format!("{:08x}", rand::thread_rng().gen::<u32>());
         tracing::error!(reference, error = ?source, "request failed");
         AppError::Internal { reference, source }
+    }
+
+    /// 503 with `Retry-After`: no connection in time, or the database is not answering.
+    pub fn database_unavailable() -> AppError {
+        AppError::Unavailable {
+            message: "The database is busy or not answering. Please try again in a few seconds."
+                .to_owned(),
+            retry_after_seconds: 5,
+        }
     }
 }
 
@@ -73,11 +94,7 @@ impl From<diesel::result::Error> for AppError {
 impl From<r2d2::Error> for AppError {
     fn from(error: r2d2::Error) -> Self {
         tracing::warn!(%error, "no database connection in time");
-        AppError::Unavailable {
-            message: "The database is busy or not answering. Please try again in a few seconds."
-                .to_owned(),
-            retry_after_seconds: 5,
-        }
+        AppError::database_unavailable()
     }
 }
 

@@ -16,6 +16,7 @@ pub mod import;
 pub mod ledger;
 pub mod metrics;
 pub mod passwords;
+pub mod request_id;
 pub mod routes;
 pub mod seed;
 pub mod startup;

@@ -10,14 +10,16 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::error::UrlencodedError;
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::api::rate_limit::RateLimiter;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::AppError;
 use crate::metrics::METRICS;
+use crate::request_id::{self, RequestId, Tagged};
 use crate::routes;
 
 /// What every handler can reach.
@@ -50,6 +52,10 @@ pub struct Application {
     port: u16,
     server: Server,
 }
+
+/// On SIGTERM the server stops accepting connections at once and gives the requests in
+/// flight this long to finish before it drops them (docs/operations.md, "Stopping").
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest form body the console reads (its forms are a few hundred bytes).
 const FORM_LIMIT: usize = 16 * 1024;
@@ -91,6 +97,7 @@ impl Application {
                     .wrap(from_fn(track_request))
                     .configure(routes::configure)
             })
+            .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
             .listen(listener)?
             .run();
         Ok(Application { port, server })
@@ -147,42 +154,84 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Counts the request by route pattern and status, and times it. The route label is a
-/// pattern of the route table or `unmatched`, never the raw path.
+/// Every request: its id (taken or made, [`RequestId`]), a tracing span carrying it around
+/// everything logged while the request is served, the id on the response, one access log
+/// line, and the request counted by route pattern and status and timed. The route label is
+/// a pattern of the route table or `unmatched`, never the raw path. An error that comes out
+/// of the services as an error (a middleware's `?`) is counted and logged by the status it
+/// will be answered with, and answered with the id and the security headers too.
 async fn track_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = method_label(request.method());
-    let response = next.call(request).await?;
-    let route = response
-        .request()
-        .match_pattern()
+    let id = RequestId::for_request(request.request());
+    request.extensions_mut().insert(id.clone());
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    // Known before the call too: an error coming back carries no request to ask.
+    let pattern = request.match_pattern();
+    let span = tracing::info_span!("request", request_id = %id);
+    let outcome = next.call(request).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let (status, pattern) = match &outcome {
+        Ok(response) => (response.status(), response.request().match_pattern()),
+        Err(error) => (error.as_response_error().status_code(), pattern),
+    };
+    let route = pattern
         .and_then(|pattern| routes::known_pattern(&pattern))
         .unwrap_or("unmatched");
-    let status = response.status().as_u16().to_string();
+    let elapsed = started.elapsed();
+    let status_label = status.as_u16().to_string();
     METRICS
         .requests
-        .with_label_values(&[route, method, &status])
+        .with_label_values(&[route, method_label(&method), &status_label])
         .inc();
     METRICS
         .latency
         .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
-    Ok(response)
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(
+        method = %method,
+        path,
+        route,
+        status = status.as_u16(),
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        "request"
+    );
+    match outcome {
+        Ok(mut response) => {
+            response
+                .headers_mut()
+                .insert(request_id::HEADER, id.header_value());
+            Ok(response)
+        }
+        Err(error) => Err(Tagged {
+            error,
+            id,
+            headers: SECURITY_HEADERS,
+        }
+        .into()),
+    }
 }
 
 /// No inline script may run (htmx is a file, configured by a meta tag), nothing may frame
 /// the console, and browsers must not sniff types or leak URLs to other sites.
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+];
+
 fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("X-Frame-Options", "DENY"))
+    SECURITY_HEADERS
+        .iter()
+        .fold(DefaultHeaders::new(), |headers, &header| {
+            headers.add(header)
+        })
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::process::{
-    creditdesk, customer_ids, demo_with_key, ledger, printed, unbalanced_accounts, Answer, Load,
-    Server,
+    creditdesk, customer_ids, demo_with_key, ledger, printed, serve, unbalanced_accounts, Answer,
+    Load,
 };
 use common::TestDb;
 use creditdesk::db::{self, PoolOptions};
@@ -70,7 +70,7 @@ fn backups_under_write_load_are_clean_prefixes_of_the_ledger() {
     let key = demo_with_key(&db.url, 20);
     let pool = db.pool();
     let customers = customer_ids(&mut pool.get().unwrap());
-    let server = Server::start(&db.url);
+    let server = serve(&db.url);
     let load = Load::start(&server.address, &key, &customers, CLIENTS, "backup");
     load.wait_for_written(50);
 

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use common::process::{
-    adjust_once, creditdesk, customer_ids, demo_with_key, ledger, printed, Answer, Load, Outcome,
-    Server,
+    adjust_once, creditdesk, customer_ids, demo_with_key, ledger, printed, serve, Answer, Load,
+    Outcome,
 };
 use common::TestDb;
 
@@ -32,7 +32,7 @@ fn kill_9_mid_stream_loses_no_answered_write_and_invents_none() {
     // Act: rounds of a steady stream, each ended by SIGKILL after N answered writes.
     let mut outcomes: Vec<Outcome> = Vec::new();
     for round in 0..ROUNDS {
-        let server = Server::start(&db.url);
+        let server = serve(&db.url);
         let load = Load::start(
             &server.address,
             &key,
@@ -55,7 +55,7 @@ fn kill_9_mid_stream_loses_no_answered_write_and_invents_none() {
         assert!(lost.len() <= CLIENTS, "round {round}: {lost:?}");
         outcomes.extend(round_outcomes);
     }
-    let server = Server::start(&db.url);
+    let server = serve(&db.url);
 
     // Assert: the rows before the stream are untouched; every later row is traced.
     let after = ledger(&mut pool.get().unwrap());

@@ -93,16 +93,10 @@ impl ApiError {
         )
     }
 
-    pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        let AppError::Internal { reference, .. } = AppError::internal(anyhow::anyhow!("{error}"))
-        else {
-            unreachable!("AppError::internal is Internal")
-        };
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            format!("Something went wrong on our side. Reference: {reference}"),
-        )
+    /// An unexpected failure, logged under a reference ([`AppError::internal`]); one caused
+    /// by a database that stopped answering is 503 `unavailable` instead.
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::from(AppError::internal(error))
     }
 }
 

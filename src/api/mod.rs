@@ -12,8 +12,6 @@ mod reply;
 pub mod requests;
 pub mod views;
 
-use actix_web::web;
-
 pub use caller::Caller;
 pub use error::ApiError;
 pub use json::{ApiJson, ApiQuery, MAX_BODY_BYTES};
@@ -30,7 +28,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
     let pool = pool.clone();
-    web::block(move || {
+    crate::web::block(move || {
         let mut conn = pool.get().map_err(AppError::from)?;
         work(&mut conn)
     })

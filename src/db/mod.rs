@@ -9,7 +9,9 @@ pub mod schema;
 
 pub use dialect::{lock_account, write_transaction, Backend};
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -29,8 +31,72 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// The pool of connections, and whether the database answered the last attempt to connect
+/// (docs/operations.md, "When the database is down").
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<ConnectionManager>,
+    reach: Arc<Reach>,
+    checkout_timeout: Duration,
+}
+
+/// While the last attempt to connect failed, a checkout waits at most this long.
+pub const OUTAGE_CHECKOUT_WAIT: Duration = Duration::from_secs(1);
+
+/// A waiting checkout looks again at whether the database is reachable this often.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(200);
+
+/// While the database cannot be reached the pool tries to connect again at least this
+/// often, so it is back within about this long after the database is (r2d2 waits between
+/// attempts up to half its `connection_timeout`, which serves no other purpose here: every
+/// checkout passes its own timeout).
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
+impl Pool {
+    /// A connection, each checked with `SELECT 1` before it is handed out (a connection the
+    /// database dropped is closed and replaced, never used). Waits for one up to the checkout
+    /// timeout; but while the database cannot be reached only [`OUTAGE_CHECKOUT_WAIT`], so
+    /// that in an outage every request gets its 503 at once. The pool keeps trying to
+    /// connect meanwhile, and the first request after the database is back gets a
+    /// connection.
+    pub fn get(&self) -> Result<PooledConnection, r2d2::Error> {
+        self.get_timeout(self.checkout_timeout)
+    }
+
+    /// [`Pool::get`] with another timeout.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, r2d2::Error> {
+        let started = Instant::now();
+        let limit = || {
+            if self.reach.unreachable.load(Ordering::Relaxed) {
+                timeout.min(OUTAGE_CHECKOUT_WAIT)
+            } else {
+                timeout
+            }
+        };
+        loop {
+            let left = limit().saturating_sub(started.elapsed());
+            match self.inner.get_timeout(left.min(CHECKOUT_SLICE)) {
+                Ok(conn) => return Ok(conn),
+                Err(error) if started.elapsed() >= limit() => return Err(error),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Connections open and idle.
+    pub fn state(&self) -> r2d2::State {
+        self.inner.state()
+    }
+}
+
+/// Shared by the pool and its manager: set when opening a connection fails, cleared when one
+/// opens.
+#[derive(Debug, Default)]
+struct Reach {
+    unreachable: AtomicBool,
+}
 
 /// Which backend a `DATABASE_URL` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +144,33 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    reach: Arc<Reach>,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        ConnectionManager { url }
+        ConnectionManager {
+            url,
+            reach: Arc::default(),
+        }
+    }
+
+    fn open(&self) -> Result<DbConnection, ConnectError> {
+        let backend = self.url.backend_name();
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|cause| ConnectError::Connect { backend, cause })?;
+                conn.batch_execute(POSTGRES_SETTINGS)?;
+                Ok(DbConnection::Pg(conn))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|cause| ConnectError::Connect { backend, cause })?;
+                conn.batch_execute(SQLITE_PRAGMAS)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
     }
 }
 
@@ -102,21 +190,17 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<DbConnection, ConnectError> {
-        let backend = self.url.backend_name();
-        match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                let mut conn = PgConnection::establish(url)
-                    .map_err(|cause| ConnectError::Connect { backend, cause })?;
-                conn.batch_execute(POSTGRES_SETTINGS)?;
-                Ok(DbConnection::Pg(conn))
-            }
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path)
-                    .map_err(|cause| ConnectError::Connect { backend, cause })?;
-                conn.batch_execute(SQLITE_PRAGMAS)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
+        let opened = self.open();
+        let was_unreachable = self
+            .reach
+            .unreachable
+            .swap(opened.is_err(), Ordering::Relaxed);
+        match (&opened, was_unreachable) {
+            (Err(error), false) => tracing::warn!(%error, "the database cannot be reached"),
+            (Ok(_), true) => tracing::info!("the database can be reached again"),
+            _ => {}
         }
+        opened
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
@@ -153,11 +237,45 @@ pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
     let manager = ConnectionManager::new(DatabaseUrl::parse(url));
     let first = r2d2::ManageConnection::connect(&manager)?;
     drop(first);
-    Ok(r2d2::Pool::builder()
+    let reach = manager.reach.clone();
+    let inner = r2d2::Pool::builder()
         .max_size(options.max_size.max(1))
         .min_idle(Some(1))
-        .connection_timeout(options.checkout_timeout)
-        .build_unchecked(manager))
+        .connection_timeout(RECONNECT_EVERY * 2)
+        .test_on_check_out(true)
+        .error_handler(Box::new(LogConnectError))
+        .build_unchecked(manager);
+    Ok(Pool {
+        inner,
+        reach,
+        checkout_timeout: options.checkout_timeout,
+    })
+}
+
+/// r2d2 logs every failed attempt to connect, and every connection found dead when it was
+/// checked, at error level. While the database is down that is several a second; the
+/// manager logs when the database goes and comes back, these are details.
+#[derive(Debug)]
+struct LogConnectError;
+
+impl r2d2::HandleError<ConnectError> for LogConnectError {
+    fn handle_error(&self, error: ConnectError) {
+        tracing::debug!(%error, "database connection failed");
+    }
+}
+
+/// True when `error` says the database cannot be reached: the connection was closed or a
+/// command could not be sent. Such a failure is a 503 worth retrying, not a 500.
+pub fn is_unreachable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::RollbackErrorOnCommit { commit_error, .. } => is_unreachable(commit_error),
+        _ => false,
+    }
 }
 
 /// Applies the migrations this backend has not run yet; returns how many ran.

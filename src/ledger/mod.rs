@@ -89,7 +89,9 @@ pub enum LedgerError {
     NothingToRefund,
     #[error("Refund between 1 and {refundable} credits: that is what this invoice spent and has not had back.")]
     RefundOutOfRange { refundable: i64 },
-    #[error(transparent)]
+    /// Not transparent: the diesel error stays in the chain of sources, where
+    /// `AppError::internal` looks for a database that stopped answering.
+    #[error("{0}")]
     Database(#[from] diesel::result::Error),
 }
 

@@ -10,7 +10,7 @@ use crate::startup::AppState;
 /// 200 when the database answers, 503 when it does not.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
-    let checked = web::block(move || -> Result<(), String> {
+    let checked = crate::web::block(move || -> Result<(), String> {
         let mut conn = pool
             .get_timeout(Duration::from_secs(2))
             .map_err(|e| e.to_string())?;

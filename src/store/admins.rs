@@ -24,7 +24,9 @@ pub enum AdminError {
     LastOwner,
     #[error(transparent)]
     Password(#[from] PasswordTooShort),
-    #[error(transparent)]
+    /// Not transparent: the diesel error stays in the chain of sources, where
+    /// `AppError::internal` looks for a database that stopped answering.
+    #[error("{0}")]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -227,7 +229,9 @@ fn describe(admin: &Admin, change: AdminChange) -> String {
 pub enum PasswordChangeError {
     #[error("That is not your current password.")]
     WrongCurrentPassword,
-    #[error(transparent)]
+    /// Not transparent: the diesel error stays in the chain of sources, where
+    /// `AppError::internal` looks for a database that stopped answering.
+    #[error("{0}")]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),

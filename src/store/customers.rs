@@ -27,7 +27,9 @@ pub enum CustomerError {
     /// Another request created the same customer at the same moment.
     #[error("A customer with this email or external id already exists.")]
     Taken,
-    #[error(transparent)]
+    /// Not transparent: the diesel error stays in the chain of sources, where
+    /// `AppError::internal` looks for a database that stopped answering.
+    #[error("{0}")]
     Database(#[from] diesel::result::Error),
 }
 

@@ -19,11 +19,22 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
 {
     let pool = pool.clone();
-    web::block(move || {
+    block(move || {
         let mut conn = pool.get()?;
         work(&mut conn)
     })
     .await?
+}
+
+/// actix's `web::block`, run inside the caller's tracing span, so what the blocking work
+/// logs carries the request id too (docs/operations.md, "Request ids").
+pub async fn block<F, R>(work: F) -> Result<R, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(work)).await
 }
 
 /// True when htmx made the request (it then wants a fragment, not a page).

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod served;
 
 use std::path::PathBuf;
 

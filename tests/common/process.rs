@@ -3,10 +3,9 @@
 //! that copy or kill a live server (tests/backup.rs, tests/crash.rs).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,8 @@ use creditdesk::db::schema::{credit_accounts, credit_transactions, users};
 use creditdesk::db::DbConnection;
 use diesel::prelude::*;
 use rand::Rng;
+
+use super::served::Served;
 
 /// How long anything a test waits for may take on a loaded 2-core machine.
 pub const DEADLINE: Duration = Duration::from_secs(180);
@@ -55,60 +56,11 @@ pub fn demo_with_key(url: &str, customers: u32) -> String {
 }
 
 /// `creditdesk serve` on a free loopback port, without the API rate limit. Killed on drop.
-pub struct Server {
-    child: Child,
-    pub address: String,
-}
-
-impl Server {
-    pub fn start(url: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_creditdesk"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--api-rate-limit", "0"])
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "warn")
-            .env_remove("CREDITDESK_SECURE_COOKIES")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start creditdesk serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = mpsc::channel();
-        // Reads every line to the end, so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(address) = line.split("listening on ").nth(1) {
-                    let _ = sender.send(address.trim().to_owned());
-                }
-            }
-        });
-        match receiver.recv_timeout(DEADLINE) {
-            Ok(address) => Server { child, address },
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the server did not say it was listening within {DEADLINE:?}");
-            }
-        }
-    }
-
-    /// SIGKILL (what `kill -9` sends; Rust's `Child::kill` on Unix), then reaps it.
-    pub fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL the server");
-        let status = self.child.wait().expect("reap the server");
-        assert!(
-            !status.success(),
-            "the server was killed, not stopped: {status}"
-        );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+pub fn serve(url: &str) -> Served {
+    Served::start(
+        url,
+        &[("CREDITDESK_API_RATE_LIMIT", "0"), ("RUST_LOG", "warn")],
+    )
 }
 
 /// How one request of the stream ended.

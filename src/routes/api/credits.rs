@@ -96,7 +96,9 @@ pub async fn adjust(
         let config = configs::find(conn, &posted.account.currency)?;
         let named = with_names(conn, vec![posted.transaction])?;
         let (Some(config), Some(named)) = (config, named.first()) else {
-            return Err(ApiError::internal("the change's currency or row vanished"));
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "the change's currency or row vanished"
+            )));
         };
         ApiReply::created(&AdjustmentJson {
             transaction: TransactionJson::new(named),

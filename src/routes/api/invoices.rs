@@ -78,7 +78,9 @@ pub async fn refund(
         let config = configs::find(conn, &refunded.payment.currency)?;
         let named = with_names(conn, vec![refunded.posted.transaction.clone()])?;
         let (Some(config), Some(named)) = (config, named.first()) else {
-            return Err(ApiError::internal("the refund's currency or row vanished"));
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "the refund's currency or row vanished"
+            )));
         };
         ApiReply::created(&RefundJson::new(&refunded, named, &config))
     })
