@@ -7,13 +7,16 @@
 #   - dashboard latency p50/p95;
 #   - API adjustments per second with 16 clients (random customers, one ledger row each);
 #   - the CSV export of all rows: time, bytes, server peak RSS above idle, against the
-#     database's own CSV dump of the same columns.
+#     database's own CSV dump of the same columns;
+#   - customer import from the command line: a file of $IMPORT_ROWS new customers with
+#     opening balances in two currencies, on a fresh database (check + apply, the dry run
+#     alone, and the same file again).
 # Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql.
 #
 #   bench/run.sh                                 # everything (about 30 min on 2 cores)
 #   CUSTOMERS=100000 ROWS=1000000 bench/run.sh   # smaller
 #   REUSE=1 bench/run.sh                         # keep databases seeded (and verified) by an earlier run
-#   MEASURES="api dashboard" bench/run.sh        # only some measures (tab list dashboard export api)
+#   MEASURES="api dashboard" bench/run.sh        # only some measures (tab list dashboard export api import)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +29,8 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DB=${PG_DB:-creditdesk_bench}
 OUT=${BENCH_DIR:-target/bench}
 REUSE=${REUSE:-0}
-MEASURES=${MEASURES:-"tab list dashboard export api"}
+MEASURES=${MEASURES:-"tab list dashboard export api import"}
+IMPORT_ROWS=${IMPORT_ROWS:-100000}
 PORT=18500
 TRIVIAL_PORT=18501
 BENCH_EMAIL=bench-owner@example.com
@@ -217,9 +221,46 @@ export_and_dump() {
   R[$backend,dump_s]=$(since "$started")
 }
 
+# A file of $IMPORT_ROWS new customers: an EUR opening balance on most, USD on a third.
+import_file() {
+  awk -v n="$IMPORT_ROWS" 'BEGIN {
+    print "external_id,email,first_name,last_name,country,credits_EUR,credits_USD"
+    for (i = 1; i <= n; i++) {
+      usd = (i % 3 == 0) ? (i * 7) % 300 : ""
+      printf "imp-%d,import%d@example.com,First%d,Last %d,DE,%d,%s\n", i, i, i, i, i % 500, usd
+    }
+  }' >"$1"
+}
+
+# Times `creditdesk import customers` on a fresh database of $1 (EUR and USD set up by a
+# one-customer demo): the dry run, check + apply, and the same file again.
+import_timing() {
+  local backend=$1 file="$OUT/import.csv" url
+  [ -f "$file" ] && [ "$(($(wc -l <"$file") - 1))" = "$IMPORT_ROWS" ] || import_file "$file"
+  if [ "$backend" = sqlite ]; then
+    url="$OUT/import.db"; rm -f "$url" "$url-wal" "$url-shm"
+  else
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${PG_DB}_import" -c "CREATE DATABASE ${PG_DB}_import"
+    url="${PG_ADMIN_URL%/*}/${PG_DB}_import"
+  fi
+  "$BIN" --database-url "$url" demo --customers 1 >/dev/null
+  local started
+  started=$(now); "$BIN" --database-url "$url" import customers "$file" --dry-run >/dev/null 2>&1
+  R[$backend,import_dry_s]=$(since "$started")
+  started=$(now); "$BIN" --database-url "$url" import customers "$file" >/dev/null 2>&1
+  R[$backend,import_s]=$(since "$started")
+  started=$(now); "$BIN" --database-url "$url" import customers "$file" >/dev/null 2>&1
+  R[$backend,import_again_s]=$(since "$started")
+  "$BIN" --database-url "$url" verify >/dev/null || { echo "verify failed after the import on $backend"; exit 1; }
+  echo "import of $IMPORT_ROWS rows: ${R[$backend,import_s]} s (dry run ${R[$backend,import_dry_s]} s, again ${R[$backend,import_again_s]} s)"
+}
+
 measure() { [[ " $MEASURES " == *" $1 "* ]]; }
+served_measures() { local m; for m in tab list dashboard export api; do measure "$m" && return 0; done; return 1; }
 for backend in $BACKENDS; do
   echo "=== $backend"
+  if measure import; then echo "--- import"; import_timing "$backend"; fi
+  served_measures || continue
   seed "$backend"
   url=$(db_url "$backend")
   "$BIN" --database-url "$url" admin create --email "$BENCH_EMAIL" --name Bench --role owner --password "$BENCH_PASSWORD" >/dev/null 2>&1 || true
@@ -267,6 +308,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   if measure export; then
     printf '| %s |' "export / dump (target ≤ 1.20)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
   fi
+  line "import $IMPORT_ROWS new customers, check + apply (s, target < 30 on SQLite)" import_s
+  line "import: dry run alone (s)" import_dry_s
+  line "import: the same file again, nothing to change (s)" import_again_s
   line "server RSS idle (MB)" rss_idle_mb
   line "server peak RSS above idle during export (MB, target ≤ 64)" rss_growth_mb
   echo

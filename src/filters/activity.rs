@@ -8,9 +8,10 @@ use crate::forms::{FieldError, FieldErrors};
 use crate::store::activity::ActivityFilter;
 
 /// The actions people filter by: one action, or a family of them (ending with `.`).
-pub const ACTIONS: [(&str, &str); 10] = [
+pub const ACTIONS: [(&str, &str); 11] = [
     ("credit.adjust", "Credit changes"),
     ("credit.usage", "Credit-use switches"),
+    ("customers.import", "Customer imports"),
     ("settings.", "Settings changes"),
     ("admin.", "Admin changes"),
     ("api_key.", "API key changes"),

@@ -301,4 +301,89 @@ mod tests {
         assert_eq!(file_name("  "), "customers.csv");
         assert_eq!(file_name(&"a".repeat(300)).chars().count(), 100);
     }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A cell as a spreadsheet might write it: plain, or quoted with the separator,
+        /// quotes or a line break inside.
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9@._ -]{0,12}",
+                "[a-z ;,\"\n\r\u{e9}\u{4e2d}=+@-]{0,12}",
+            ]
+        }
+
+        fn quote(cell: &str, separator: char) -> String {
+            if cell.contains([separator, '"', '\n', '\r']) || cell.starts_with(' ') {
+                format!("\"{}\"", cell.replace('"', "\"\""))
+            } else {
+                cell.to_owned()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Whatever bytes arrive, reading never panics: a file is refused with a
+            /// sentence, or read, and then every row is checked or refused.
+            #[test]
+            fn any_bytes_are_read_or_refused_with_a_message(
+                bytes in prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..300),
+                    "(email|external_id|credits_eur|x)([,;](email|first_name|country|credits_usd)){0,3}\r?\n[^\u{0}]{0,200}"
+                        .prop_map(String::into_bytes),
+                ]
+            ) {
+                match CustomerFile::read("f.csv", &bytes, 1 << 20) {
+                    Err(error) => prop_assert!(error.to_string().ends_with('.') || error.to_string().contains(" at line "), "{error}"),
+                    Ok(file) => {
+                        for row in file.rows() {
+                            if let Ok(row) = row {
+                                let _ = row.check();
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// A file written the way spreadsheets write one reads back cell for cell, each
+            /// row on the line it starts on, whatever the separator, line ends, quoting and
+            /// blank lines.
+            #[test]
+            fn a_written_file_reads_back_with_its_line_numbers(
+                rows in proptest::collection::vec((cell(), cell(), any::<bool>()), 1..20),
+                semicolon in any::<bool>(),
+                crlf in any::<bool>(),
+                bom in any::<bool>(),
+            ) {
+                let (separator, end) = (if semicolon { ';' } else { ',' }, if crlf { "\r\n" } else { "\n" });
+                let mut text = format!("{}email{separator}first_name{end}", if bom { "\u{feff}" } else { "" });
+                let mut expected = Vec::new();
+                let mut line = 2u64;
+                for (email, name, blank_after) in &rows {
+                    // A row of empty cells is a blank line to a CSV reader: give it an email.
+                    let email = if email.trim_matches(['\r', '\n']).is_empty() && name.is_empty() { "e" } else { email.as_str() };
+                    let record = format!("{}{separator}{}", quote(email, separator), quote(name, separator));
+                    expected.push((line, email.to_owned(), name.clone()));
+                    line += 1 + record.matches('\n').count() as u64;
+                    text.push_str(&record);
+                    text.push_str(end);
+                    if *blank_after {
+                        text.push_str(end);
+                        line += 1;
+                    }
+                }
+                let file = CustomerFile::read("f.csv", text.as_bytes(), 1 << 20).unwrap();
+                prop_assert_eq!(file.separator, separator as u8);
+                let read: Vec<(u64, String, String)> = file
+                    .rows()
+                    .map(|row| row.unwrap())
+                    .map(|row| (row.line, row.customer.email, row.customer.first_name))
+                    .collect();
+                prop_assert_eq!(read, expected);
+            }
+        }
+    }
 }
