@@ -85,6 +85,7 @@ pub fn apply(
             ImportError::Changed
                 | ImportError::Row { .. }
                 | ImportError::Openings(_)
+                | ImportError::Conflict(_)
                 | ImportError::File(_)
                 | ImportError::Database(_)
         );
@@ -139,20 +140,29 @@ fn apply_locked(
         return Err(ImportError::RefusedRows(plan.counts.refused));
     }
     let note = Note::generated(&format!("Opening balance from {}", file.name));
+    let created = create_customers(conn, &plan)?;
     let mut openings = Vec::new();
     for (done, row) in plan.rows.iter().enumerate() {
-        if let Some(user_id) = apply_row(conn, row)? {
-            openings.extend(
-                row.openings
-                    .iter()
-                    .filter(|o| o.applies())
-                    .map(|o| Opening {
-                        user_id,
-                        currency: o.currency,
-                        credits: o.credits,
-                    }),
-            );
-        }
+        let user_id = match (&row.outcome, &row.customer) {
+            (Outcome::Create, Some(customer)) => created[&customer.email.normalized()],
+            (Outcome::Update { user_id, .. }, Some(customer)) => {
+                customers::update_from(conn, *user_id, customer)
+                    .map_err(|error| ImportError::customer(row.line, error))?;
+                *user_id
+            }
+            (Outcome::Unchanged { user_id }, _) => *user_id,
+            _ => continue,
+        };
+        openings.extend(
+            row.openings
+                .iter()
+                .filter(|o| o.applies())
+                .map(|o| Opening {
+                    user_id,
+                    currency: o.currency,
+                    credits: o.credits,
+                }),
+        );
         if (done + 1).is_multiple_of(500) {
             progress(done as u64 + 1);
         }
@@ -196,22 +206,17 @@ pub fn summary(counts: &Counts) -> String {
     text
 }
 
-/// Creates or updates the row's customer; the customer's id, none for a refused row.
-fn apply_row(conn: &mut DbConnection, row: &RowPlan) -> Result<Option<i64>, ImportError> {
-    let conflict = |error: customers::CustomerError| match error {
-        customers::CustomerError::Database(error) => ImportError::Database(error),
-        other => ImportError::Row {
-            line: row.line,
-            message: other.to_string(),
-        },
-    };
-    Ok(Some(match (&row.outcome, &row.customer) {
-        (Outcome::Create, Some(customer)) => customers::insert(conn, customer).map_err(conflict)?,
-        (Outcome::Update { user_id, .. }, Some(customer)) => {
-            customers::update_from(conn, *user_id, customer).map_err(conflict)?;
-            *user_id
-        }
-        (Outcome::Unchanged { user_id }, _) => *user_id,
-        _ => return Ok(None),
-    }))
+/// Creates the customers of the rows to create, many to a statement; their ids by
+/// lower-cased email.
+fn create_customers(
+    conn: &mut DbConnection,
+    plan: &Plan,
+) -> Result<std::collections::HashMap<String, i64>, ImportError> {
+    let new: Vec<_> = plan
+        .rows
+        .iter()
+        .filter(|row| row.outcome == Outcome::Create)
+        .filter_map(|row| row.customer.as_ref())
+        .collect();
+    customers::insert_all(conn, &new).map_err(|error| ImportError::customer(0, error))
 }

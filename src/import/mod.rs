@@ -35,6 +35,10 @@ pub enum ImportError {
     RefusedRows(i64),
     #[error("Line {line}: {message}")]
     Row { line: u64, message: String },
+    #[error(
+        "{0} Someone created a customer of this file at the same moment: check the file again."
+    )]
+    Conflict(String),
     #[error("The opening balances could not be posted: {0}")]
     Openings(String),
     #[error(transparent)]
@@ -42,6 +46,19 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// A customer that could not be written on `line` (0: among the new customers).
+    fn customer(line: u64, error: crate::store::customers::CustomerError) -> ImportError {
+        use crate::store::customers::CustomerError;
+        match error {
+            CustomerError::Database(error) => ImportError::Database(error),
+            other if line == 0 => ImportError::Conflict(other.to_string()),
+            other => ImportError::Row {
+                line,
+                message: other.to_string(),
+            },
+        }
+    }
+
     /// A ledger refusal while posting the opening balances.
     fn ledger(error: LedgerError) -> ImportError {
         match error {

@@ -206,12 +206,12 @@ pub fn accounts_of_all(
 ) -> QueryResult<Vec<CreditAccount>> {
     let mut accounts = Vec::new();
     for chunk in user_ids.chunks(crate::store::customers::IDS_PER_QUERY) {
-        accounts.extend(
+        accounts.extend(crate::db::dialect::per_backend!(conn, |c| {
             credit_accounts::table
                 .filter(credit_accounts::user_id.eq_any(chunk))
                 .select(CreditAccount::as_select())
-                .load(conn)?,
-        );
+                .load(c)
+        })?);
     }
     Ok(accounts)
 }

@@ -1,7 +1,10 @@
 //! Customers of the merchant (`users`; docs/concepts.md, "Customers").
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
+use crate::db::dialect::per_backend;
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
 use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
@@ -100,6 +103,46 @@ pub fn insert(conn: &mut DbConnection, customer: &NewCustomer) -> Result<i64, Cu
         })
 }
 
+/// Inserts customers already known to be new, many to a statement; their ids by
+/// lower-cased email. [`CustomerError::Taken`] when someone took an email or external id
+/// meanwhile (nothing is inserted then, as the transaction ends).
+pub fn insert_all(
+    conn: &mut DbConnection,
+    customers: &[&NewCustomer],
+) -> Result<HashMap<String, i64>, CustomerError> {
+    let now = now_utc();
+    let lower: Vec<String> = customers.iter().map(|c| c.email.normalized()).collect();
+    let rows: Vec<NewUser<'_>> = customers
+        .iter()
+        .zip(&lower)
+        .map(|(customer, email_lower)| NewUser {
+            external_id: customer.external_id.as_deref(),
+            email: customer.email.as_str(),
+            email_lower,
+            first_name: &customer.first_name,
+            last_name: &customer.last_name,
+            country: customer.country.as_deref(),
+            created_at: now,
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        per_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(chunk)
+            .execute(c))
+        .map_err(|e| match is_unique_violation(&e) {
+            true => CustomerError::Taken,
+            false => e.into(),
+        })?;
+    }
+    Ok(with_emails_or_external_ids(conn, &lower, &[])?
+        .into_iter()
+        .map(|user| (user.email_lower, user.id))
+        .collect())
+}
+
+/// Rows inserted per statement: well under SQLite's limit of bound parameters.
+const ROWS_PER_INSERT: usize = 1_000;
+
 /// Gives the customer `id` every field of `customer` that is not empty (an import's
 /// update, docs/import.md); empty fields stay as they are.
 pub fn update_from(
@@ -128,8 +171,9 @@ pub fn update_from(
     Ok(())
 }
 
-/// Values bound in one `IN (…)` list: well under SQLite's limit of bound parameters.
-pub const IDS_PER_QUERY: usize = 500;
+/// Values looked up by one query: well under SQLite's limit of bound parameters, and
+/// enough that PostgreSQL, which may scan the table for them, scans it a few times only.
+pub const IDS_PER_QUERY: usize = 5_000;
 
 /// The customers with any of these lower-cased emails, or any of these external ids.
 pub fn with_emails_or_external_ids(
@@ -137,22 +181,20 @@ pub fn with_emails_or_external_ids(
     emails_lower: &[String],
     external_ids: &[String],
 ) -> QueryResult<Vec<User>> {
+    // Per backend, so PostgreSQL gets one array parameter (`= ANY($1)`) rather than a list
+    // of 500 it would plan value by value.
     let mut found = Vec::new();
     for chunk in emails_lower.chunks(IDS_PER_QUERY) {
-        found.extend(
-            users::table
-                .filter(users::email_lower.eq_any(chunk))
-                .select(User::as_select())
-                .load(conn)?,
-        );
+        found.extend(per_backend!(conn, |c| users::table
+            .filter(users::email_lower.eq_any(chunk))
+            .select(User::as_select())
+            .load(c))?);
     }
     for chunk in external_ids.chunks(IDS_PER_QUERY) {
-        found.extend(
-            users::table
-                .filter(users::external_id.eq_any(chunk))
-                .select(User::as_select())
-                .load(conn)?,
-        );
+        found.extend(per_backend!(conn, |c| users::table
+            .filter(users::external_id.eq_any(chunk))
+            .select(User::as_select())
+            .load(c))?);
     }
     Ok(found)
 }
