@@ -8,7 +8,7 @@ use diesel::QueryResult;
 
 use crate::db::models::User;
 use crate::db::DbConnection;
-use crate::domain::CurrencyCode;
+use crate::domain::{format_credits, CurrencyCode};
 use crate::store::customers::{self, NewCustomer};
 use crate::store::{configs, credits};
 
@@ -94,15 +94,18 @@ impl RowPlan {
             parts.push(match opening.existing_balance {
                 None => format!(
                     "opening balance {} credits in {}",
-                    opening.credits, opening.currency
+                    format_credits(opening.credits),
+                    opening.currency
                 ),
                 Some(balance) => format!(
-                    "{} account exists with {balance} credits: left as it is",
-                    opening.currency
+                    "{} account exists with {} credits: left as it is",
+                    opening.currency,
+                    format_credits(balance)
                 ),
             });
         }
-        parts.join("; ")
+        // One line each: the report shows them as written.
+        parts.join("\n")
     }
 }
 
