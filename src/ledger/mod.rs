@@ -439,28 +439,56 @@ fn write_entry(
 /// Adds a new row to its day's totals (per currency, type and reason), in the same
 /// transaction as the row itself.
 fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) -> QueryResult<()> {
-    use credit_daily_totals::dsl as totals;
     let (added, deducted) = if row.delta > 0 {
         (row.delta, 0)
     } else {
         (0, -row.delta)
     };
-    let holders = holder_change(row.balance_before, row.balance_after);
+    add_day_totals(
+        conn,
+        &DayTotals {
+            day: row.created_at.date(),
+            currency: row.currency,
+            kind: row.kind,
+            reason: row.reason.unwrap_or(""),
+            rows: 1,
+            added,
+            deducted,
+            holders: holder_change(row.balance_before, row.balance_after),
+        },
+    )
+}
+
+/// What some new rows of one day, currency, type and reason add to that day's totals.
+pub(crate) struct DayTotals<'a> {
+    pub day: time::Date,
+    pub currency: &'a str,
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub rows: i64,
+    pub added: i64,
+    pub deducted: i64,
+    /// Accounts that went from 0 to more, less those that went to 0.
+    pub holders: i64,
+}
+
+pub(crate) fn add_day_totals(conn: &mut DbConnection, new: &DayTotals<'_>) -> QueryResult<()> {
+    use credit_daily_totals::dsl as totals;
     let values = (
-        totals::day.eq(row.created_at.date()),
-        totals::currency.eq(row.currency),
-        totals::kind.eq(row.kind),
-        totals::reason.eq(row.reason.unwrap_or("")),
-        totals::row_count.eq(1i64),
-        totals::added.eq(added),
-        totals::deducted.eq(deducted),
-        totals::holders_delta.eq(holders),
+        totals::day.eq(new.day),
+        totals::currency.eq(new.currency),
+        totals::kind.eq(new.kind),
+        totals::reason.eq(new.reason),
+        totals::row_count.eq(new.rows),
+        totals::added.eq(new.added),
+        totals::deducted.eq(new.deducted),
+        totals::holders_delta.eq(new.holders),
     );
     let sums = (
-        totals::row_count.eq(totals::row_count + 1i64),
-        totals::added.eq(totals::added + added),
-        totals::deducted.eq(totals::deducted + deducted),
-        totals::holders_delta.eq(totals::holders_delta + holders),
+        totals::row_count.eq(totals::row_count + new.rows),
+        totals::added.eq(totals::added + new.added),
+        totals::deducted.eq(totals::deducted + new.deducted),
+        totals::holders_delta.eq(totals::holders_delta + new.holders),
     );
     let key = (totals::day, totals::currency, totals::kind, totals::reason);
     per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)

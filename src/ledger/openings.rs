@@ -10,14 +10,14 @@ use diesel::prelude::*;
 
 use crate::db::dialect::per_backend;
 use crate::db::models::{NewCreditAccount, NewCreditTransaction};
-use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions};
+use crate::db::schema::{credit_accounts, credit_transactions};
 use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
 use crate::domain::{
     apply_delta, money_value, CurrencyCode, ExchangeRate, Note, Reason, TransactionType,
 };
 use crate::store::{configs, credits};
 
-use super::{Actor, LedgerError};
+use super::{add_day_totals, Actor, DayTotals, LedgerError};
 
 /// One new account's first balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +149,6 @@ fn add_to_daily_totals(
     openings: &[Opening],
     day: time::Date,
 ) -> QueryResult<()> {
-    use credit_daily_totals::dsl as totals;
     let mut per_currency: HashMap<CurrencyCode, (i64, i64)> = HashMap::new();
     for opening in openings {
         let sums = per_currency.entry(opening.currency).or_default();
@@ -157,28 +156,17 @@ fn add_to_daily_totals(
         sums.1 += opening.credits;
     }
     for (currency, (rows, added)) in per_currency {
-        let values = (
-            totals::day.eq(day),
-            totals::currency.eq(currency.as_str()),
-            totals::kind.eq(TransactionType::Imported.as_str()),
-            totals::reason.eq(Reason::Migration.as_str()),
-            totals::row_count.eq(rows),
-            totals::added.eq(added),
-            totals::deducted.eq(0i64),
-            totals::holders_delta.eq(rows),
-        );
-        let sums = (
-            totals::row_count.eq(totals::row_count + rows),
-            totals::added.eq(totals::added + added),
-            totals::holders_delta.eq(totals::holders_delta + rows),
-        );
-        let key = (totals::day, totals::currency, totals::kind, totals::reason);
-        per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)
-            .values(values)
-            .on_conflict(key)
-            .do_update()
-            .set(sums)
-            .execute(c))?;
+        let totals = DayTotals {
+            day,
+            currency: currency.as_str(),
+            kind: TransactionType::Imported.as_str(),
+            reason: Reason::Migration.as_str(),
+            rows,
+            added,
+            deducted: 0,
+            holders: rows,
+        };
+        add_day_totals(conn, &totals)?;
     }
     Ok(())
 }
