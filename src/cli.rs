@@ -420,8 +420,13 @@ fn import_customers(
     }
     let counts = plan.counts;
     println!(
-        "{} rows: {} to create, {} to update, {} unchanged, {} refused; {} opening balances to post.",
-        counts.rows(), counts.create, counts.update, counts.unchanged, counts.refused, counts.openings
+        "{}: {} to create, {} to update, {} unchanged, {} refused; {} to post.",
+        crate::domain::counted(counts.rows(), "row", "rows"),
+        counts.create,
+        counts.update,
+        counts.unchanged,
+        counts.refused,
+        crate::domain::counted(counts.openings, "opening balance", "opening balances")
     );
     let refused = counts.refused > 0 && !skip_refused;
     let Some(id) = id.filter(|_| !refused) else {

@@ -694,3 +694,65 @@ fn a_fresh_install_opens_on_the_first_run_guide() {
         bounded("close", browser.close()).await;
     });
 }
+
+#[test]
+fn an_owner_checks_a_customer_file_then_applies_it_skipping_a_refused_row() {
+    let app = TestApp::spawn();
+    let driver = Driver::start();
+    let base = app.address.clone();
+    let file = std::env::temp_dir().join(format!(
+        "creditdesk-browser-import-{}-{}.csv",
+        backend(&app),
+        std::process::id()
+    ));
+    std::fs::write(
+        &file,
+        "external_id;email;first_name;credits_EUR\r\n\
+         crm-1;ann@example.com;Ann;250\r\n\
+         crm-2;broken;Bob;5\r\n\
+         crm-3;carla@example.com;Carla;\r\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap().to_owned();
+    run(async {
+        let browser = tokio::time::timeout(Duration::from_secs(30), driver.browser(true))
+            .await
+            .expect("Chromium started");
+        let s = Steps {
+            browser: &browser,
+            prefix: format!("{}-import", backend(&app)),
+        };
+        s.sign_in(&base, "owner@example.com").await;
+        s.click("a[href='/users/import']").await;
+        s.wait_for("#import-upload", "the upload form").await;
+        // WebDriver types a path into a file input: the browser uploads that file.
+        let input = bounded("file", browser.find(Locator::Css("#import-file"))).await;
+        bounded("file", input.send_keys(&path)).await;
+        s.click("#import-upload button[type=submit]").await;
+        s.wait_for("#import[data-status='checked']", "the dry run")
+            .await;
+        assert_eq!(s.text("#count-create .value").await, "2");
+        assert_eq!(s.text("#count-refused .value").await, "1");
+        assert!(s
+            .text("tr[data-line='3']")
+            .await
+            .contains("Enter an email address"));
+        s.shot("01-checked").await;
+
+        // Without skipping, nothing is applied and the page says why.
+        s.click("#import-apply button[type=submit]").await;
+        s.wait_for("[role=alert]", "the refusal").await;
+        assert!(s.text("[role=alert]").await.contains("1 row is refused"));
+        s.click("#skip-refused").await;
+        s.click("#import-apply button[type=submit]").await;
+        s.wait_for("#import[data-status='applied']", "the import applied")
+            .await;
+        assert!(s.text(".alert.success").await.contains(
+            "2 created, 0 updated, 0 unchanged; 1 opening balance posted; 1 refused row skipped"
+        ));
+        s.shot("02-applied").await;
+        bounded("close", browser.close()).await;
+    });
+    std::fs::remove_file(&file).unwrap();
+    app.assert_verified();
+}

@@ -301,7 +301,7 @@ fn import_customers_checks_first_and_applies_all_or_none() {
             stdout(&output)
         );
         assert!(stdout(&output).contains(
-            "2 rows: 1 to create, 0 to update, 0 unchanged, 1 refused; 1 opening balances to post."
+            "2 rows: 1 to create, 0 to update, 0 unchanged, 1 refused; 1 opening balance to post."
         ));
         assert_eq!(customers(&db), before);
     }
@@ -309,7 +309,7 @@ fn import_customers_checks_first_and_applies_all_or_none() {
     assert!(applied.status.success(), "{}", stdout(&applied));
     assert!(
         stdout(&applied).contains(
-            "1 created, 0 updated, 0 unchanged; 1 opening balances posted; 1 refused rows skipped"
+            "1 created, 0 updated, 0 unchanged; 1 opening balance posted; 1 refused row skipped"
         ),
         "{}",
         stdout(&applied)

@@ -124,7 +124,7 @@ fn a_file_is_checked_first_then_applied_and_again_changes_nothing() {
     let refused = apply(&mut owner, id, false);
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(
-        refused.body.contains("1 rows are refused"),
+        refused.body.contains("1 row is refused"),
         "{}",
         refused.body
     );
@@ -134,7 +134,7 @@ fn a_file_is_checked_first_then_applied_and_again_changes_nothing() {
     let page = settled(&mut owner, id);
     assert_eq!(status_of(&page.body), "applied", "{}", page.body);
     assert!(page.body.contains(
-        "1 created, 2 updated, 0 unchanged; 1 opening balances posted; 1 refused rows skipped"
+        "1 created, 2 updated, 0 unchanged; 1 opening balance posted; 1 refused row skipped"
     ));
 
     assert_eq!(customers(&app), customers_before + 1);

@@ -24,5 +24,6 @@ pub use money::{format_credits, format_grouped, money_value, Money, MoneyError};
 pub use note::{Note, NoteError};
 pub use rate::{ExchangeRate, RateError};
 pub use text::{
-    forbidden_character, normalize_line_breaks, quoted, without_controls, ForbiddenCharacter,
+    counted, forbidden_character, normalize_line_breaks, quoted, without_controls,
+    ForbiddenCharacter,
 };

@@ -76,9 +76,22 @@ pub fn quoted(text: &str) -> String {
     format!("\"{shown}{more}\"")
 }
 
+/// `1 row`, `2 rows`, `1,000 rows`: a count with its noun in the right number.
+pub fn counted(n: i64, one: &str, many: &str) -> String {
+    let noun = if n == 1 { one } else { many };
+    format!("{} {noun}", super::format_grouped(&n.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_their_noun_in_the_right_number() {
+        assert_eq!(counted(1, "row", "rows"), "1 row");
+        assert_eq!(counted(0, "row", "rows"), "0 rows");
+        assert_eq!(counted(12_345, "row", "rows"), "12,345 rows");
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::db::dialect::lock_import;
 use crate::db::models::CustomerImportRow;
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::Note;
+use crate::domain::{counted, Note};
 use crate::ledger::openings::Opening;
 use crate::ledger::{self, Actor};
 use crate::store::activity::{self, Audit};
@@ -197,11 +197,15 @@ fn apply_locked(
 /// What an applied plan did, in one line.
 pub fn summary(counts: &Counts) -> String {
     let mut text = format!(
-        "{} created, {} updated, {} unchanged; {} opening balances posted",
-        counts.create, counts.update, counts.unchanged, counts.openings
+        "{} created, {} updated, {} unchanged; {} posted",
+        counts.create,
+        counts.update,
+        counts.unchanged,
+        counted(counts.openings, "opening balance", "opening balances")
     );
     if counts.refused > 0 {
-        text.push_str(&format!("; {} refused rows skipped", counts.refused));
+        let refused = counted(counts.refused, "refused row", "refused rows");
+        text.push_str(&format!("; {refused} skipped"));
     }
     text
 }

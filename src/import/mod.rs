@@ -31,7 +31,7 @@ pub enum ImportError {
     AlreadyFailed(String),
     #[error("Customers or balances changed since this file was checked, so what it would do has changed too. Check the file again to see the new plan.")]
     Changed,
-    #[error("{0} rows are refused. Fix them and check the file again, or choose to skip the refused rows.")]
+    #[error("{} refused. Fix the file and check it again, or choose to skip the refused rows.", refused_rows(*.0))]
     RefusedRows(i64),
     #[error("Line {line}: {message}")]
     Row { line: u64, message: String },
@@ -43,6 +43,12 @@ pub enum ImportError {
     Openings(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+/// `1 row is`, `3 rows are`.
+fn refused_rows(n: i64) -> String {
+    let verb = if n == 1 { "is" } else { "are" };
+    format!("{} {verb}", crate::domain::counted(n, "row", "rows"))
 }
 
 impl ImportError {

@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::{short_time, Layout};
 use crate::db::models::{CustomerImport, CustomerImportRow};
-use crate::domain::format_grouped;
+use crate::domain::{counted, format_grouped};
 use crate::filters::import::ImportView;
 use crate::filters::QueryPairs;
 use crate::web::href as link;
@@ -52,7 +52,10 @@ pub struct CurrentImport {
     pub all_href: String,
     pub filtered: bool,
     pub refused: i64,
-    pub changes: String,
+    /// `the 3 refused rows`, for the skip checkbox.
+    pub refused_rows: String,
+    /// `Apply: 2 customers, 1 opening balance`.
+    pub apply_label: String,
     pub openings: String,
     pub outcome: String,
     /// `(done, total, percent)` while it is being applied.
@@ -114,7 +117,23 @@ impl ImportPage {
             all_href: href(None, 0),
             filtered: view.outcome.is_some() || view.after > 0,
             refused: import.planned_refused,
-            changes: format_grouped(&(import.planned_create + import.planned_update).to_string()),
+            refused_rows: match import.planned_refused {
+                1 => "the refused row".to_owned(),
+                n => format!("the {}", counted(n, "refused row", "refused rows")),
+            },
+            apply_label: format!(
+                "Apply: {}, {}",
+                counted(
+                    import.planned_create + import.planned_update,
+                    "customer",
+                    "customers"
+                ),
+                counted(
+                    import.planned_openings,
+                    "opening balance",
+                    "opening balances"
+                )
+            ),
             openings: format_grouped(&import.planned_openings.to_string()),
             outcome: import.outcome.clone(),
             progress: progress.map(|(done, total)| {
