@@ -439,10 +439,13 @@ fn import_customers(
             ExitCode::SUCCESS
         });
     };
-    let total = plan.rows.len() as u64;
+    let total = import::steps(counts.rows(), counts.refused, counts.openings);
+    let mut reported = 0;
     let mut report = |done: u64| {
-        if done.is_multiple_of(10_000) || done == total {
-            eprintln!("  {done} of {total} rows applied");
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        if percent >= reported + 10 || done == total {
+            reported = percent;
+            eprintln!("  {percent}% applied");
         }
     };
     let applied = import::apply(conn, id, skip_refused, &importer, &mut report)?;

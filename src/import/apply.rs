@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::db::dialect::lock_import;
 use crate::db::models::CustomerImportRow;
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::{counted, Note};
+use crate::domain::{counted, format_grouped, Note};
 use crate::ledger::openings::Opening;
 use crate::ledger::{self, Actor};
 use crate::store::activity::{self, Audit};
@@ -67,7 +67,7 @@ fn report_row(row: &RowPlan) -> CustomerImportRow {
 
 /// Applies the checked import `id`: plans it again inside the transaction, refuses when
 /// the plan is no longer what was checked or has refused rows the importer did not choose
-/// to skip, then writes every row. `progress` hears how many rows are done. A failure
+/// to skip, then writes every row. `progress` hears how many [`steps`] are done. A failure
 /// after the checks is recorded on the import (nothing else is written).
 pub fn apply(
     conn: &mut DbConnection,
@@ -140,17 +140,26 @@ fn apply_locked(
         return Err(ImportError::RefusedRows(plan.counts.refused));
     }
     let note = Note::generated(&format!("Opening balance from {}", file.name));
-    let created = create_customers(conn, &plan)?;
+    let mut done = 0u64;
+    let mut step = |count: usize| {
+        done += count as u64;
+        progress(done);
+    };
+    let created = create_customers(conn, &plan, &mut step)?;
     let mut openings = Vec::new();
-    for (done, row) in plan.rows.iter().enumerate() {
+    for row in &plan.rows {
         let user_id = match (&row.outcome, &row.customer) {
             (Outcome::Create, Some(customer)) => created[&customer.email.normalized()],
             (Outcome::Update { user_id, .. }, Some(customer)) => {
                 customers::update_from(conn, *user_id, customer)
                     .map_err(|error| ImportError::customer(row.line, error))?;
+                step(1);
                 *user_id
             }
-            (Outcome::Unchanged { user_id }, _) => *user_id,
+            (Outcome::Unchanged { user_id }, _) => {
+                step(1);
+                *user_id
+            }
             _ => continue,
         };
         openings.extend(
@@ -163,13 +172,12 @@ fn apply_locked(
                     credits: o.credits,
                 }),
         );
-        if (done + 1).is_multiple_of(500) {
-            progress(done as u64 + 1);
-        }
     }
-    ledger::openings::open_accounts(conn, &openings, &note, importer.actor)
-        .map_err(ImportError::ledger)?;
-    progress(plan.rows.len() as u64);
+    for chunk in openings.chunks(STEP) {
+        ledger::openings::open_accounts(conn, chunk, &note, importer.actor)
+            .map_err(ImportError::ledger)?;
+        step(chunk.len());
+    }
     let outcome = summary(&plan.counts);
     let ending = Ending {
         status: "applied",
@@ -196,11 +204,12 @@ fn apply_locked(
 
 /// What an applied plan did, in one line.
 pub fn summary(counts: &Counts) -> String {
+    let grouped = |n: i64| format_grouped(&n.to_string());
     let mut text = format!(
         "{} created, {} updated, {} unchanged; {} posted",
-        counts.create,
-        counts.update,
-        counts.unchanged,
+        grouped(counts.create),
+        grouped(counts.update),
+        grouped(counts.unchanged),
         counted(counts.openings, "opening balance", "opening balances")
     );
     if counts.refused > 0 {
@@ -210,11 +219,21 @@ pub fn summary(counts: &Counts) -> String {
     text
 }
 
-/// Creates the customers of the rows to create, many to a statement; their ids by
+/// Customers created or opening balances posted between two reports of progress.
+const STEP: usize = 5_000;
+
+/// The steps of applying a plan, for its progress: each customer written (created,
+/// updated or left unchanged) and each opening balance posted.
+pub fn steps(rows: i64, refused: i64, openings: i64) -> u64 {
+    (rows - refused + openings).max(0) as u64
+}
+
+/// Creates the customers of the rows to create, [`STEP`] at a time; their ids by
 /// lower-cased email.
 fn create_customers(
     conn: &mut DbConnection,
     plan: &Plan,
+    step: &mut dyn FnMut(usize),
 ) -> Result<std::collections::HashMap<String, i64>, ImportError> {
     let new: Vec<_> = plan
         .rows
@@ -222,5 +241,12 @@ fn create_customers(
         .filter(|row| row.outcome == Outcome::Create)
         .filter_map(|row| row.customer.as_ref())
         .collect();
-    customers::insert_all(conn, &new).map_err(|error| ImportError::customer(0, error))
+    let mut created = std::collections::HashMap::with_capacity(new.len());
+    for chunk in new.chunks(STEP) {
+        created.extend(
+            customers::insert_all(conn, chunk).map_err(|error| ImportError::customer(0, error))?,
+        );
+        step(chunk.len());
+    }
+    Ok(created)
 }

@@ -10,7 +10,7 @@ pub mod jobs;
 pub mod plan;
 pub mod row;
 
-pub use apply::{apply, check, Applied, Importer};
+pub use apply::{apply, check, steps, Applied, Importer};
 pub use file::{CustomerFile, FileError};
 pub use plan::{plan, Counts, Outcome, Plan, RowPlan};
 

@@ -8,7 +8,7 @@ use diesel::QueryResult;
 
 use crate::db::models::User;
 use crate::db::DbConnection;
-use crate::domain::{format_credits, CurrencyCode};
+use crate::domain::{counted, CurrencyCode};
 use crate::store::customers::{self, NewCustomer};
 use crate::store::{configs, credits};
 
@@ -93,14 +93,14 @@ impl RowPlan {
         for opening in &self.openings {
             parts.push(match opening.existing_balance {
                 None => format!(
-                    "opening balance {} credits in {}",
-                    format_credits(opening.credits),
+                    "opening balance {} in {}",
+                    counted(opening.credits, "credit", "credits"),
                     opening.currency
                 ),
                 Some(balance) => format!(
-                    "{} account exists with {} credits: left as it is",
+                    "{} account exists with {}: left as it is",
                     opening.currency,
-                    format_credits(balance)
+                    counted(balance, "credit", "credits")
                 ),
             });
         }

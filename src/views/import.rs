@@ -58,8 +58,8 @@ pub struct CurrentImport {
     pub apply_label: String,
     pub openings: String,
     pub outcome: String,
-    /// `(done, total, percent)` while it is being applied.
-    pub progress: Option<(String, String, u64)>,
+    /// How much of it is applied, in percent, while it is being applied.
+    pub progress: Option<u64>,
     pub rows: Vec<CustomerImportRow>,
     pub next_href: Option<String>,
 }
@@ -136,14 +136,7 @@ impl ImportPage {
             ),
             openings: format_grouped(&import.planned_openings.to_string()),
             outcome: import.outcome.clone(),
-            progress: progress.map(|(done, total)| {
-                let percent = (done * 100).checked_div(total).unwrap_or(0);
-                (
-                    format_grouped(&done.to_string()),
-                    format_grouped(&total.to_string()),
-                    percent,
-                )
-            }),
+            progress: progress.map(|(done, total)| (done * 100).checked_div(total).unwrap_or(0)),
             rows,
             next_href,
         });

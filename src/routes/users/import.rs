@@ -145,7 +145,12 @@ async fn start_apply(
             ImportError::RefusedRows(import.planned_refused).to_string()
         ));
     }
-    let Some(running) = state.imports.start(id, import.row_count as u64) else {
+    let steps = import::steps(
+        import.row_count,
+        import.planned_refused,
+        import.planned_openings,
+    );
+    let Some(running) = state.imports.start(id, steps) else {
         return Ok(Ok(id));
     };
     let pool = state.pool.clone();
