@@ -124,11 +124,6 @@ impl Counts {
     pub fn rows(&self) -> i64 {
         self.create + self.update + self.unchanged + self.refused
     }
-
-    /// Rows that change a customer or post a balance.
-    pub fn changes(&self) -> i64 {
-        self.create + self.update
-    }
 }
 
 #[derive(Debug, Clone)]
