@@ -35,6 +35,9 @@ pub enum AppError {
         message: String,
         retry_after_seconds: u32,
     },
+    /// No live session: to the sign-in page, and back to `location`'s `next` after.
+    #[error("Sign in to continue.")]
+    SignIn { location: String, htmx: bool },
     #[error("Something went wrong on our side.")]
     Internal {
         reference: String,
@@ -147,11 +150,20 @@ impl ResponseError for AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            // htmx follows `HX-Redirect`, not a 303 answering its own request.
+            AppError::SignIn { htmx: true, .. } => StatusCode::UNAUTHORIZED,
+            AppError::SignIn { htmx: false, .. } => StatusCode::SEE_OTHER,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        if let AppError::SignIn { location, htmx } = self {
+            let header = if *htmx { "HX-Redirect" } else { "Location" };
+            return HttpResponse::build(status)
+                .insert_header((header, location.as_str()))
+                .finish();
+        }
         let title = match self {
             AppError::NotFound(_) => "Not found",
             AppError::Forbidden(_) => "Not allowed",
@@ -161,6 +173,7 @@ impl ResponseError for AppError {
             AppError::TooLarge(_) => "Too large",
             AppError::Unavailable { .. } => "Busy, try again",
             AppError::Internal { .. } => "Something went wrong",
+            AppError::SignIn { .. } => "Sign in",
         };
         let reference = match self {
             AppError::Internal { reference, .. } => Some(reference.as_str()),

@@ -10,15 +10,16 @@ use std::future::{ready, Ready};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::activity::Audit;
 use crate::store::sessions;
+use crate::db::DbConnection;
 use crate::web::{client_ip, query_escape, with_conn};
 
 pub const SESSION_COOKIE: &str = "creditdesk_session";
@@ -51,24 +52,144 @@ impl CurrentAdmin {
     }
 }
 
+/// Resolved by the guard on a POST (the CSRF check needs the session); on a GET or HEAD by
+/// the extractor, in a blocking call of its own. A handler that wants the session looked up
+/// in the same blocking call as its page takes [`Signed`] instead.
 impl FromRequest for CurrentAdmin {
+    type Error = AppError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let signed = signed_of(request);
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let signed = signed?;
+            if let Some(admin) = signed.admin {
+                return Ok(admin);
+            }
+            let state =
+                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
+            let (admin, ()) = signed.with_conn(&state, |_, _| Ok(())).await?;
+            Ok(admin)
+        })
+    }
+}
+
+/// A console request's session cookie, and its admin when the guard already looked it up.
+/// [`Signed::with_conn`] looks the session up and reads the page in one blocking call: one
+/// trip to the blocking pool and one connection checkout per request instead of two.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    token: String,
+    ip: String,
+    admin: Option<CurrentAdmin>,
+    sign_in: SignIn,
+}
+
+/// Where a request without a live session is sent: the sign-in page, and back here after.
+#[derive(Debug, Clone)]
+struct SignIn {
+    location: String,
+    htmx: bool,
+}
+
+impl From<SignIn> for AppError {
+    fn from(SignIn { location, htmx }: SignIn) -> AppError {
+        AppError::SignIn { location, htmx }
+    }
+}
+
+impl Signed {
+    /// An admin already resolved (after a POST's guard).
+    pub fn resolved(admin: CurrentAdmin) -> Signed {
+        Signed {
+            token: String::new(),
+            ip: String::new(),
+            admin: Some(admin),
+            sign_in: SignIn {
+                location: "/login".to_owned(),
+                htmx: false,
+            },
+        }
+    }
+
+    /// Looks the session up (unless the guard did) and runs `work` with its admin on the same
+    /// connection; without a live session, the answer is the way to the sign-in page.
+    pub async fn with_conn<T, F>(
+        self,
+        state: &AppState,
+        work: F,
+    ) -> Result<(CurrentAdmin, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &CurrentAdmin) -> Result<T, AppError> + Send + 'static,
+    {
+        let policy = state.settings.sessions;
+        with_conn(&state.pool, move |conn| {
+            let admin = match self.admin {
+                Some(admin) => admin,
+                None => resolve(conn, &self.token, policy, self.ip)?
+                    .map(|(admin, _)| admin)
+                    .ok_or(AppError::from(self.sign_in))?,
+            };
+            let value = work(conn, &admin)?;
+            Ok((admin, value))
+        })
+        .await
+    }
+}
+
+impl FromRequest for Signed {
     type Error = AppError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            request
-                .extensions()
-                .get::<CurrentAdmin>()
-                .cloned()
-                .ok_or_else(|| {
-                    AppError::internal(anyhow::anyhow!("no signed-in admin on a guarded route"))
-                }),
-        )
+        ready(signed_of(request))
     }
 }
 
-/// The application's state, which every guarded request has.
+fn signed_of(request: &HttpRequest) -> Result<Signed, AppError> {
+    request
+        .extensions()
+        .get::<Signed>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no session on a guarded route")))
+}
+
+/// The live session of a cookie token as the admin it signs in, with the session's CSRF
+/// token; none when there is no such session (expired, idle, revoked, admin disabled). One
+/// rule for the guard and every handler.
+fn resolve(
+    conn: &mut DbConnection,
+    token: &str,
+    policy: sessions::SessionPolicy,
+    ip: String,
+) -> Result<Option<(CurrentAdmin, String)>, AppError> {
+    let Some((session, admin)) = sessions::find_live(conn, token, policy)? else {
+        return Ok(None);
+    };
+    let Ok(role) = Role::parse(&admin.role) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "admin {} has unknown role {:?}",
+            admin.id,
+            admin.role
+        )));
+    };
+    let csrf_token = session.csrf_token;
+    Ok(Some((
+        CurrentAdmin {
+            admin_id: admin.id,
+            audit: Audit::new(admin.email.clone(), Some(ip)),
+            email: admin.email,
+            name: admin.name,
+            role,
+            session_id: session.id,
+            csrf_token: csrf_token.clone(),
+        },
+        csrf_token,
+    )))
+}
+
 pub fn state_of(request: &ServiceRequest) -> Result<web::Data<AppState>, AppError> {
     request
         .app_data::<web::Data<AppState>>()
@@ -83,18 +204,28 @@ pub async fn guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = state_of(&request)?;
-    let session = match request.cookie(SESSION_COOKIE) {
-        Some(cookie) => {
-            let token = cookie.value().to_owned();
-            let policy = state.settings.sessions;
-            with_conn(&state.pool, move |conn| {
-                Ok(sessions::find_live(conn, &token, policy)?)
-            })
-            .await?
-        }
-        None => None,
+    let sign_in = sign_in_redirect(request.request());
+    let is_post = request.method() == Method::POST;
+    let Some(token) = request.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        // Without a session no CSRF token can be right.
+        let refusal = if is_post {
+            AppError::Csrf
+        } else {
+            sign_in.into()
+        };
+        return Ok(request.into_response(refusal.error_response()));
     };
-    if request.method() == Method::POST {
+    let ip = client_ip(request.request(), &state.settings.trusted_proxies);
+    let mut signed = Signed {
+        token,
+        ip,
+        admin: None,
+        sign_in,
+    };
+    if is_post {
+        let (token, ip, policy) = (signed.token.clone(), signed.ip.clone(), state.settings.sessions);
+        let session =
+            with_conn(&state.pool, move |conn| resolve(conn, &token, policy, ip)).await?;
         let upload_limit = state.settings.import_max_bytes + UPLOAD_OVERHEAD;
         // Without a session no token can be right: the body is not even read.
         let sent = match session.as_ref() {
@@ -108,7 +239,7 @@ pub async fn guard(
                 return Ok(ServiceResponse::new(http_request, error.error_response()));
             }
         };
-        let valid = matches!((&session, &sent), (Some((s, _)), Some(sent)) if constant_time_eq(&s.csrf_token, sent));
+        let valid = matches!((&session, &sent), (Some((_, csrf)), Some(sent)) if constant_time_eq(csrf, sent));
         if !valid {
             let (http_request, _) = request.into_parts();
             return Ok(ServiceResponse::new(
@@ -116,36 +247,15 @@ pub async fn guard(
                 AppError::Csrf.error_response(),
             ));
         }
+        signed.admin = session.map(|(admin, _)| admin);
     }
-    let Some((session, admin)) = session else {
-        let response = sign_in_redirect(request.request());
-        return Ok(request.into_response(response));
-    };
-    let Ok(role) = Role::parse(&admin.role) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "admin {} has unknown role {:?}",
-            admin.id,
-            admin.role
-        ))
-        .into());
-    };
-    let ip = client_ip(request.request(), &state.settings.trusted_proxies);
-    request.extensions_mut().insert(CurrentAdmin {
-        admin_id: admin.id,
-        audit: Audit::new(admin.email.clone(), Some(ip)),
-        email: admin.email,
-        name: admin.name,
-        role,
-        session_id: session.id,
-        csrf_token: session.csrf_token,
-    });
+    request.extensions_mut().insert(signed);
     next.call(request)
         .await
         .map(ServiceResponse::map_into_boxed_body)
 }
 
-/// To the login page, coming back here afterwards. htmx gets a full-page redirect header.
-fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
+fn sign_in_redirect(request: &HttpRequest) -> SignIn {
     let here = match request.query_string() {
         "" => request.path().to_owned(),
         query => format!("{}?{query}", request.path()),
@@ -155,20 +265,12 @@ fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
     } else {
         format!("/login?next={}", query_escape(&here))
     };
-    if crate::web::is_htmx(request) {
-        HttpResponse::build(StatusCode::UNAUTHORIZED)
-            .insert_header(("HX-Redirect", location))
-            .finish()
-    } else {
-        HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, location))
-            .finish()
+    SignIn {
+        location,
+        htmx: crate::web::is_htmx(request),
     }
 }
 
-/// The CSRF token from the `X-CSRF-Token` header or the form's `csrf_token` field; the
-/// body (a urlencoded form, or a multipart upload up to the import limit) is read and put
-/// back for the handler.
 async fn csrf_token_of(
     request: &mut ServiceRequest,
     upload_limit: usize,

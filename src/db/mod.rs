@@ -178,7 +178,7 @@ impl ConnectionManager {
 /// ahead, and enforces foreign keys. (A memory map was tried: with it the whole file counts in
 /// the server's RSS during an export; see bench/RESULTS.md.)
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824;";
 
 /// Plan every prepared statement with its parameters: after five runs PostgreSQL otherwise
 /// switches to a generic plan that cannot use an index for `email LIKE $1` or a partial index,

@@ -140,6 +140,8 @@ pub fn known_pattern(pattern: &str) -> Option<&'static str> {
         .find(|path| *path == pattern)
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
+/// Signed in first: without a session an unknown path goes to the sign-in page like any
+/// other, so it does not tell which paths exist.
+async fn not_found(_admin: auth::CurrentAdmin) -> Result<HttpResponse, AppError> {
     Err(AppError::not_found("This page"))
 }

@@ -23,7 +23,10 @@ pub fn account(
 }
 
 /// A page of an account's rows, newest first, older than `before` when given. One query
-/// shape whatever the arguments, so the prepared statement is reused.
+/// shape whatever the arguments, so the prepared statement is reused; it walks the
+/// account's index (`account_id, id`), reading only the rows it returns (by customer and
+/// currency, SQLite's planner chose the currency index and sorted every row of the
+/// currency).
 pub fn history(
     conn: &mut DbConnection,
     user_id: i64,
@@ -31,9 +34,13 @@ pub fn history(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<CreditTransaction>> {
+    let account = credit_accounts::table
+        .filter(credit_accounts::user_id.eq(user_id))
+        .filter(credit_accounts::currency.eq(currency.to_owned()))
+        .select(credit_accounts::id)
+        .single_value();
     credit_transactions::table
-        .filter(credit_transactions::user_id.eq(user_id))
-        .filter(credit_transactions::currency.eq(currency))
+        .filter(credit_transactions::account_id.nullable().eq(account))
         .filter(credit_transactions::id.lt(before.unwrap_or(i64::MAX)))
         .order(credit_transactions::id.desc())
         .limit(limit)

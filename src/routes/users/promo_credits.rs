@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::parse_user_id;
-use crate::auth::CurrentAdmin;
+use crate::auth::{CurrentAdmin, Signed};
 use crate::db::models::CreditTransaction;
 use crate::domain::Permission;
 use crate::error::AppError;
@@ -32,35 +32,48 @@ const HISTORY_PAGE: i64 = 20;
 pub async fn tab(
     state: web::Data<AppState>,
     request: HttpRequest,
-    admin: CurrentAdmin,
+    signed: Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    admin.require(Permission::View)?;
-    let user_id = parse_user_id(&path)?;
-    let query = from_query::<RawTabQuery>(request.query_string())?.parse()?;
-    respond_with_tab(&state, &request, admin, user_id, query, None).await
+    let parsed = parse_user_id(&path).and_then(|user_id| {
+        let query = from_query::<RawTabQuery>(request.query_string())?.parse()?;
+        Ok((user_id, query))
+    });
+    match parsed {
+        Ok((user_id, query)) => {
+            respond_with_tab(&state, &request, signed, user_id, query, None).await
+        }
+        // Only a signed-in admin hears what is wrong with the address.
+        Err(error) => {
+            signed.with_conn(&state, |_, _| Ok(())).await?;
+            Err(error)
+        }
+    }
 }
 
-/// The tab as a full page, or its panel alone for htmx, read in one blocking call. The
-/// confirmation is `said`, or the one the query asks for (after a redirect).
+/// The tab as a full page, or its panel alone for htmx: the session and the page read in
+/// one blocking call. The confirmation is `said`, or the one the query asks for (after a
+/// redirect).
 async fn respond_with_tab(
     state: &AppState,
     request: &HttpRequest,
-    admin: CurrentAdmin,
+    signed: Signed,
     user_id: i64,
     query: TabQuery,
     said: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let code = query.currency.as_ref().map(|c| c.to_string());
-    let (context, history, updated) = with_conn(&state.pool, move |conn| {
+    let (before, updated_id) = (query.before, query.updated);
+    let (admin, (context, history, updated)) = signed.with_conn(state, move |conn, admin| {
+        admin.require(Permission::View)?;
         let context = credits::account_context(conn, user_id, code.as_deref(), true)?
             .ok_or_else(|| AppError::not_found("This customer"))?;
         let Some(config) = &context.config else {
             return Ok((context, Default::default(), None));
         };
         let history =
-            credits::history_page(conn, user_id, &config.currency, query.before, HISTORY_PAGE)?;
-        let updated = match query.updated {
+            credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
+        let updated = match updated_id {
             Some(id) => credits::transaction(conn, id)?,
             None => None,
         };
@@ -236,7 +249,7 @@ async fn changed(
     respond_with_tab(
         state,
         request,
-        admin,
+        Signed::resolved(admin),
         row.user_id,
         query,
         Some(confirmation(&row)),
@@ -275,7 +288,15 @@ pub async fn usage(
         currency: Some(input.currency),
         ..TabQuery::default()
     };
-    respond_with_tab(&state, &request, admin, user_id, query, Some(said)).await
+    respond_with_tab(
+        &state,
+        &request,
+        Signed::resolved(admin),
+        user_id,
+        query,
+        Some(said),
+    )
+    .await
 }
 
 /// The modal's live preview: what the typed change would do to the balance as it is now.
