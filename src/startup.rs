@@ -69,6 +69,7 @@ impl Application {
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         actix_web::rt::spawn(housekeeping(pool.clone()));
+        actix_web::rt::spawn(checkpoints(pool.clone()));
         let upload_limit = settings.import_max_bytes + crate::auth::UPLOAD_OVERHEAD;
         let state = web::Data::new(AppState::new(pool, settings));
         let server =
@@ -135,6 +136,32 @@ async fn housekeeping(pool: Pool) {
             Ok(Ok(count)) => tracing::info!(count, "forgot idempotency keys older than 24 h"),
             Ok(Err(error)) => tracing::warn!(%error, "could not forget old idempotency keys"),
             Err(error) => tracing::warn!(%error, "housekeeping did not run"),
+        }
+    }
+}
+
+/// How often the server copies SQLite's write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// On SQLite, checkpoints every [`CHECKPOINT_EVERY`] outside any request
+/// (`crate::db::dialect::checkpoint`), for as long as the server runs; on PostgreSQL, ends at
+/// once.
+async fn checkpoints(pool: Pool) {
+    let mut ticks = actix_web::rt::time::interval(CHECKPOINT_EVERY);
+    loop {
+        ticks.tick().await;
+        let pool = pool.clone();
+        let done = web::block(move || -> anyhow::Result<bool> {
+            let mut conn = pool.get()?;
+            crate::db::dialect::checkpoint(&mut conn)?;
+            Ok(conn.backend() == crate::db::Backend::Sqlite)
+        })
+        .await;
+        match done {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(error)) => tracing::debug!(%error, "background checkpoint did not run"),
+            Err(error) => tracing::warn!(%error, "background checkpoint did not run"),
         }
     }
 }

@@ -14,12 +14,12 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
+use crate::db::DbConnection;
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::activity::Audit;
 use crate::store::sessions;
-use crate::db::DbConnection;
 use crate::web::{client_ip, query_escape, with_conn};
 
 pub const SESSION_COOKIE: &str = "creditdesk_session";
@@ -67,8 +67,7 @@ impl FromRequest for CurrentAdmin {
             if let Some(admin) = signed.admin {
                 return Ok(admin);
             }
-            let state =
-                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
+            let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
             let (admin, ()) = signed.with_conn(&state, |_, _| Ok(())).await?;
             Ok(admin)
         })
@@ -223,9 +222,12 @@ pub async fn guard(
         sign_in,
     };
     if is_post {
-        let (token, ip, policy) = (signed.token.clone(), signed.ip.clone(), state.settings.sessions);
-        let session =
-            with_conn(&state.pool, move |conn| resolve(conn, &token, policy, ip)).await?;
+        let (token, ip, policy) = (
+            signed.token.clone(),
+            signed.ip.clone(),
+            state.settings.sessions,
+        );
+        let session = with_conn(&state.pool, move |conn| resolve(conn, &token, policy, ip)).await?;
         let upload_limit = state.settings.import_max_bytes + UPLOAD_OVERHEAD;
         // Without a session no token can be right: the body is not even read.
         let sent = match session.as_ref() {

@@ -55,13 +55,14 @@ impl DbConnection {
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
-/// Writers of this process take turns here before SQLite's write lock. SQLite lets one writer
-/// in at a time and makes the others poll with growing sleeps (`busy_timeout`), which is
-/// unfair: under 16 concurrent writers a request could wait over a second while others
-/// passed it. Queued here, they go in the order the OS wakes them, and SQLite's own wait
-/// remains only for writers in other processes (the command line). One lock for every
-/// SQLite database of the process: a write transaction is milliseconds of database work.
-static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Writers of this process take turns here before SQLite's write lock, first come first
+/// served. SQLite lets one writer in at a time and makes the others poll with growing
+/// sleeps (`busy_timeout`): under 16 concurrent writers a request could wait over a second
+/// while later ones passed it. Queued here in arrival order, each waiting writer is woken
+/// the moment the previous one commits, and SQLite's own wait remains only for writers in
+/// other processes (the command line). One queue for every SQLite database of the process:
+/// a write transaction is a fraction of a millisecond of database work.
+static SQLITE_WRITERS: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
 /// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, which takes the
 /// database's single write lock at once (after [`SQLITE_WRITERS`], then waiting on
@@ -78,9 +79,7 @@ where
         .map_err(E::from)?
         .is_some();
     let _turn = match conn {
-        DbConnection::Sqlite(_) if !nested => {
-            Some(SQLITE_WRITERS.lock().unwrap_or_else(|e| e.into_inner()))
-        }
+        DbConnection::Sqlite(_) if !nested => Some(SQLITE_WRITERS.lock()),
         _ => None,
     };
     match conn {
@@ -251,6 +250,18 @@ pub fn insert_idempotency_key(
         .on_conflict_do_nothing()
         .execute(c))
     .map(|inserted| inserted == 1)
+}
+
+/// Copies the pages of the write-ahead log into the SQLite file, without waiting for or
+/// holding up readers and writers (`PASSIVE`): the server's background checkpoint, which
+/// keeps the writers' own (`wal_autocheckpoint`) from running, with its fsync, while
+/// a request holds the write lock. Nothing to do on PostgreSQL.
+pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Pg(_) => Ok(()),
+        DbConnection::Sqlite(sqlite) => sqlite.batch_execute("PRAGMA wal_checkpoint(PASSIVE)"),
+    }
 }
 
 /// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this

@@ -127,7 +127,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    credit_daily_totals (day, currency, kind, reason) {
+    credit_daily_totals (day, currency, kind, reason, slot) {
         day -> Date,
         currency -> Text,
         kind -> Text,
@@ -136,6 +136,7 @@ diesel::table! {
         added -> BigInt,
         deducted -> BigInt,
         holders_delta -> BigInt,
+        slot -> BigInt,
     }
 }
 

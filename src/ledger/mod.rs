@@ -300,6 +300,7 @@ where
             },
         )?;
     }
+    add_to_daily_totals(conn, &posted.transaction)?;
     Ok(Some(posted))
 }
 
@@ -410,7 +411,6 @@ fn write_entry(
             credit_accounts::updated_at.eq(now),
         ))
         .execute(conn)?;
-    add_to_daily_totals(conn, &new_row)?;
     let transaction = CreditTransaction {
         id,
         account_id: account.id,
@@ -437,8 +437,10 @@ fn write_entry(
 }
 
 /// Adds a new row to its day's totals (per currency, type and reason), in the same
-/// transaction as the row itself.
-fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) -> QueryResult<()> {
+/// transaction as the row itself: the last statement before the commit, because every change
+/// of the day in that currency and type updates the same totals row, and on PostgreSQL it
+/// stays locked from this update to the commit.
+fn add_to_daily_totals(conn: &mut DbConnection, row: &CreditTransaction) -> QueryResult<()> {
     let (added, deducted) = if row.delta > 0 {
         (row.delta, 0)
     } else {
@@ -448,16 +450,22 @@ fn add_to_daily_totals(conn: &mut DbConnection, row: &NewCreditTransaction<'_>) 
         conn,
         &DayTotals {
             day: row.created_at.date(),
-            currency: row.currency,
-            kind: row.kind,
-            reason: row.reason.unwrap_or(""),
+            currency: &row.currency,
+            kind: &row.kind,
+            reason: row.reason.as_deref().unwrap_or(""),
             rows: 1,
             added,
             deducted,
             holders: holder_change(row.balance_before, row.balance_after),
+            slot: row.account_id % DAY_TOTAL_SLOTS,
         },
     )
 }
+
+/// How many rows a day's totals per currency, type and reason are spread over: changes of
+/// different accounts update different rows (by account id), so on PostgreSQL they do not
+/// queue on one row's lock until each commits. Readers add the slots up.
+pub(crate) const DAY_TOTAL_SLOTS: i64 = 16;
 
 /// What some new rows of one day, currency, type and reason add to that day's totals.
 pub(crate) struct DayTotals<'a> {
@@ -470,6 +478,8 @@ pub(crate) struct DayTotals<'a> {
     pub deducted: i64,
     /// Accounts that went from 0 to more, less those that went to 0.
     pub holders: i64,
+    /// Which of the [`DAY_TOTAL_SLOTS`] rows to add to.
+    pub slot: i64,
 }
 
 pub(crate) fn add_day_totals(conn: &mut DbConnection, new: &DayTotals<'_>) -> QueryResult<()> {
@@ -483,6 +493,7 @@ pub(crate) fn add_day_totals(conn: &mut DbConnection, new: &DayTotals<'_>) -> Qu
         totals::added.eq(new.added),
         totals::deducted.eq(new.deducted),
         totals::holders_delta.eq(new.holders),
+        totals::slot.eq(new.slot),
     );
     let sums = (
         totals::row_count.eq(totals::row_count + new.rows),
@@ -490,7 +501,13 @@ pub(crate) fn add_day_totals(conn: &mut DbConnection, new: &DayTotals<'_>) -> Qu
         totals::deducted.eq(totals::deducted + new.deducted),
         totals::holders_delta.eq(totals::holders_delta + new.holders),
     );
-    let key = (totals::day, totals::currency, totals::kind, totals::reason);
+    let key = (
+        totals::day,
+        totals::currency,
+        totals::kind,
+        totals::reason,
+        totals::slot,
+    );
     per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)
         .values(values)
         .on_conflict(key)

@@ -165,6 +165,8 @@ fn add_to_daily_totals(
             added,
             deducted: 0,
             holders: rows,
+            // Imports apply one at a time (`lock_import`): no other import contends.
+            slot: 0,
         };
         add_day_totals(conn, &totals)?;
     }

@@ -203,8 +203,19 @@ fn check_daily_totals(conn: &mut DbConnection, report: &mut Report) -> QueryResu
             ),
         ))
         .load(conn)?;
+    // Each key's slots added up (see `DAY_TOTAL_SLOTS`).
+    let mut summed: BTreeMap<DayKey, DayFigures> = BTreeMap::new();
+    for (key, (rows, added, deducted, holders)) in stored {
+        let sum = summed.entry(key).or_default();
+        *sum = (
+            sum.0 + rows,
+            sum.1 + added,
+            sum.2 + deducted,
+            sum.3 + holders,
+        );
+    }
     let mut expected = std::mem::take(&mut report.daily);
-    for (key, figures) in stored {
+    for (key, figures) in summed {
         let want = expected.remove(&key).unwrap_or_default();
         if want != figures {
             report.problem(format!(

@@ -22,11 +22,7 @@ pub fn account(
         .optional()
 }
 
-/// A page of an account's rows, newest first, older than `before` when given. One query
-/// shape whatever the arguments, so the prepared statement is reused; it walks the
-/// account's index (`account_id, id`), reading only the rows it returns (by customer and
-/// currency, SQLite's planner chose the currency index and sorted every row of the
-/// currency).
+/// A page of an account's rows, newest first, older than `before` when given.
 pub fn history(
     conn: &mut DbConnection,
     user_id: i64,
@@ -34,18 +30,56 @@ pub fn history(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<CreditTransaction>> {
+    let named = named_history(conn, user_id, currency, before, limit)?;
+    Ok(named.into_iter().map(|(row, _)| row).collect())
+}
+
+/// [`history`] with who made each row (see [`actor_labels`]), in one query. One query shape
+/// whatever the arguments, so the prepared statement is reused; it walks the account's
+/// index (`account_id, id`) and reads only the rows it returns (by customer and currency,
+/// SQLite's planner chose the currency index and sorted all of the currency's rows).
+fn named_history(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<(CreditTransaction, String)>> {
     let account = credit_accounts::table
         .filter(credit_accounts::user_id.eq(user_id))
         .filter(credit_accounts::currency.eq(currency.to_owned()))
         .select(credit_accounts::id)
         .single_value();
+    let by_admin = admins::table.on(credit_transactions::actor_kind
+        .eq("admin")
+        .and(credit_transactions::actor_id.eq(admins::id.nullable())));
+    let by_key = api_keys::table.on(credit_transactions::actor_kind
+        .eq("api_key")
+        .and(credit_transactions::actor_id.eq(api_keys::id.nullable())));
     credit_transactions::table
+        .left_join(by_admin)
+        .left_join(by_key)
         .filter(credit_transactions::account_id.nullable().eq(account))
         .filter(credit_transactions::id.lt(before.unwrap_or(i64::MAX)))
         .order(credit_transactions::id.desc())
         .limit(limit)
-        .select(CreditTransaction::as_select())
-        .load(conn)
+        .select((
+            CreditTransaction::as_select(),
+            admins::email.nullable(),
+            api_keys::name.nullable(),
+        ))
+        .load::<(CreditTransaction, Option<String>, Option<String>)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(row, admin, key)| (row, label(admin.or(key))))
+                .collect()
+        })
+}
+
+/// `by` as the console shows it: the admin's email or the API key's name that made the row,
+/// else `system`.
+fn label(author: Option<String>) -> String {
+    author.unwrap_or_else(|| "system".to_owned())
 }
 
 /// A customer's rows newest first, in one currency or in all, older than `before`.
@@ -95,25 +129,35 @@ pub fn actor_labels<'a>(
     };
     let admin_ids = ids_of("admin");
     let key_ids = ids_of("api_key");
-    let admin_emails: HashMap<i64, String> = if admin_ids.is_empty() {
-        HashMap::new()
-    } else {
-        admins::table
-            .filter(admins::id.eq_any(&admin_ids))
-            .select((admins::id, admins::email))
+    // One id (a single change) as `=`: a statement prepared once, where a list is prepared
+    // for its length every time.
+    let admins = admins::table.select((admins::id, admins::email));
+    let admin_emails: HashMap<i64, String> = match admin_ids.as_slice() {
+        [] => HashMap::new(),
+        [id] => admins
+            .filter(admins::id.eq(*id))
             .load(conn)?
             .into_iter()
-            .collect()
+            .collect(),
+        ids => admins
+            .filter(admins::id.eq_any(ids))
+            .load(conn)?
+            .into_iter()
+            .collect(),
     };
-    let key_names: HashMap<i64, String> = if key_ids.is_empty() {
-        HashMap::new()
-    } else {
-        api_keys::table
-            .filter(api_keys::id.eq_any(&key_ids))
-            .select((api_keys::id, api_keys::name))
+    let keys = api_keys::table.select((api_keys::id, api_keys::name));
+    let key_names: HashMap<i64, String> = match key_ids.as_slice() {
+        [] => HashMap::new(),
+        [id] => keys
+            .filter(api_keys::id.eq(*id))
             .load(conn)?
             .into_iter()
-            .collect()
+            .collect(),
+        ids => keys
+            .filter(api_keys::id.eq_any(ids))
+            .load(conn)?
+            .into_iter()
+            .collect(),
     };
     Ok(rows
         .iter()
@@ -123,7 +167,7 @@ pub fn actor_labels<'a>(
                 ("api_key", Some(id)) => key_names.get(&id),
                 _ => None,
             };
-            found.cloned().unwrap_or_else(|| "system".to_owned())
+            label(found.cloned())
         })
         .collect())
 }
@@ -187,14 +231,10 @@ pub fn history_page(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<HistoryPage> {
-    let mut rows = history(conn, user_id, currency, before, limit + 1)?;
+    let mut rows = named_history(conn, user_id, currency, before, limit + 1)?;
     let has_older = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let labels = actor_labels(conn, &rows)?;
-    Ok(HistoryPage {
-        rows: rows.into_iter().zip(labels).collect(),
-        has_older,
-    })
+    Ok(HistoryPage { rows, has_older })
 }
 
 /// Every account of a customer, in currency order.

@@ -64,22 +64,23 @@ async fn respond_with_tab(
 ) -> Result<HttpResponse, AppError> {
     let code = query.currency.as_ref().map(|c| c.to_string());
     let (before, updated_id) = (query.before, query.updated);
-    let (admin, (context, history, updated)) = signed.with_conn(state, move |conn, admin| {
-        admin.require(Permission::View)?;
-        let context = credits::account_context(conn, user_id, code.as_deref(), true)?
-            .ok_or_else(|| AppError::not_found("This customer"))?;
-        let Some(config) = &context.config else {
-            return Ok((context, Default::default(), None));
-        };
-        let history =
-            credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
-        let updated = match updated_id {
-            Some(id) => credits::transaction(conn, id)?,
-            None => None,
-        };
-        Ok((context, history, updated))
-    })
-    .await?;
+    let (admin, (context, history, updated)) = signed
+        .with_conn(state, move |conn, admin| {
+            admin.require(Permission::View)?;
+            let context = credits::account_context(conn, user_id, code.as_deref(), true)?
+                .ok_or_else(|| AppError::not_found("This customer"))?;
+            let Some(config) = &context.config else {
+                return Ok((context, Default::default(), None));
+            };
+            let history =
+                credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
+            let updated = match updated_id {
+                Some(id) => credits::transaction(conn, id)?,
+                None => None,
+            };
+            Ok((context, history, updated))
+        })
+        .await?;
     let said = said.or_else(|| confirmation_of(&context, &query, updated.as_ref()));
     let can_adjust = Permission::AdjustCredits.allows(admin.role);
     let panel = Panel::new(
