@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod dialect;
+pub mod literal;
 pub mod models;
 pub mod schema;
 
@@ -182,8 +183,11 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode =
 
 /// Plan every prepared statement with its parameters: after five runs PostgreSQL otherwise
 /// switches to a generic plan that cannot use an index for `email LIKE $1` or a partial index,
-/// and a 2 ms list page became a 150 ms one (bench/RESULTS.md).
-const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan;";
+/// and a 2 ms list page became a 150 ms one (bench/RESULTS.md). Standard string literals,
+/// whatever the server's configuration: the export writes its filter's values into its SQL
+/// ([`literal`]), and only then is doubling `'` the whole of the quoting.
+pub(crate) const POSTGRES_SETTINGS: &str =
+    "SET plan_cache_mode = force_custom_plan; SET standard_conforming_strings = on;";
 
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
