@@ -3,6 +3,8 @@
 //! backend needs its own SQL. Code outside this module never matches on the backend.
 
 pub mod backup;
+pub mod copy;
+pub mod credit_export;
 pub mod dialect;
 pub mod literal;
 pub mod models;
@@ -41,6 +43,7 @@ pub struct Pool {
     inner: r2d2::Pool<ConnectionManager>,
     reach: Arc<Reach>,
     checkout_timeout: Duration,
+    url: DatabaseUrl,
 }
 
 /// While the last attempt to connect failed, a checkout waits at most this long.
@@ -89,6 +92,11 @@ impl Pool {
     /// Connections open and idle.
     pub fn state(&self) -> r2d2::State {
         self.inner.state()
+    }
+
+    /// The database the pool connects to, for a connection of its own (PostgreSQL's COPY).
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self.url
     }
 }
 
@@ -238,7 +246,8 @@ impl PoolOptions {
 
 /// Connects once (so a bad URL fails at once with the real error), then builds the pool.
 pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
-    let manager = ConnectionManager::new(DatabaseUrl::parse(url));
+    let url = DatabaseUrl::parse(url);
+    let manager = ConnectionManager::new(url.clone());
     let first = r2d2::ManageConnection::connect(&manager)?;
     drop(first);
     let reach = manager.reach.clone();
@@ -253,6 +262,7 @@ pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
         inner,
         reach,
         checkout_timeout: options.checkout_timeout,
+        url,
     })
 }
 
@@ -302,12 +312,22 @@ pub fn now_utc() -> PrimitiveDateTime {
     PrimitiveDateTime::new(now.date(), now.time())
 }
 
+const ISO8601: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
 /// `2026-11-26T09:30:00.123456Z`: ISO 8601 UTC, as CSV and JSON carry times.
 pub fn iso8601(at: PrimitiveDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    at.format(&format).unwrap_or_else(|_| at.to_string())
+    at.format(ISO8601).unwrap_or_else(|_| at.to_string())
+}
+
+/// [`iso8601`] written into `out` (cleared first), for a caller that reuses its buffer.
+pub fn write_iso8601(out: &mut Vec<u8>, at: PrimitiveDateTime) {
+    out.clear();
+    if at.format_into(out, ISO8601).is_err() {
+        out.clear();
+        out.extend_from_slice(at.to_string().as_bytes());
+    }
 }
 
 /// True when an error is a unique-constraint violation (a row another request created first).

@@ -5,7 +5,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 /// The largest rate accepted, so that a full balance's value stays far inside `Decimal`.
-const MAX_RATE_E4: i64 = 10_000_000_000; // 1,000,000.0000
+pub const MAX_RATE_E4: i64 = 10_000_000_000; // 1,000,000.0000
 
 /// A rate greater than zero with at most four decimal places, stored exactly as an integer
 /// number of 1/10,000 currency units.

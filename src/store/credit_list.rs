@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use time::{Date, PrimitiveDateTime, Time};
 
+use crate::db::credit_export::CreditExport;
 use crate::db::literal::{self, NulInText};
 use crate::db::models::CreditTransaction;
 use crate::db::schema::{credit_daily_totals, credit_transactions, users};
-use crate::db::{Backend, DbConnection, MultiBackend};
+use crate::db::{Backend, DbConnection, MultiBackend, Pool};
 use crate::domain::{CurrencyCode, Reason, TransactionType};
 use crate::store::customers::like_escape;
 
@@ -474,6 +475,76 @@ pub fn with_names(
             }
         })
         .collect())
+}
+
+/// One ledger row of the export with the customer and author it names, borrowed from
+/// where it was read: the cells of `crate::views::promo_credits::CSV_HEADER` before they
+/// are formatted. Missing values are empty.
+#[derive(Debug, Clone, Copy)]
+pub struct CreditCells<'a> {
+    pub id: i64,
+    pub user_id: i64,
+    pub external_id: &'a str,
+    pub email: &'a str,
+    pub currency: &'a str,
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub delta: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub currency_value: &'a str,
+    pub exchange_rate_e4: i64,
+    pub by: &'a str,
+    pub note: &'a str,
+    pub invoice_id: &'a str,
+    pub created_at: PrimitiveDateTime,
+}
+
+impl NamedRow {
+    /// The row's cells, as the export reads them.
+    pub fn cells(&self) -> CreditCells<'_> {
+        let row = &self.row;
+        CreditCells {
+            id: row.id,
+            user_id: row.user_id,
+            external_id: &self.external_id,
+            email: &self.email,
+            currency: &row.currency,
+            kind: &row.kind,
+            reason: row.reason.as_deref().unwrap_or(""),
+            delta: row.delta,
+            balance_before: row.balance_before,
+            balance_after: row.balance_after,
+            currency_value: &row.currency_value,
+            exchange_rate_e4: row.exchange_rate_e4,
+            by: &self.by,
+            note: &row.note,
+            invoice_id: row.invoice_id.as_deref().unwrap_or(""),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Starts the export of every row the filter selects, in its order, as one statement
+/// ([`CreditExport`]): the customers are resolved first, as for the list, and the
+/// conditions written into its SQL.
+pub fn start_export(
+    conn: &mut DbConnection,
+    pool: &Pool,
+    filter: &CreditFilter,
+) -> anyhow::Result<CreditExport> {
+    let customers = resolve_customers(conn, filter)?;
+    let backend = conn.backend();
+    let conditions = conditions(filter, &customers)
+        .iter()
+        .map(|condition| condition.sql(backend))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CreditExport::start(
+        conn,
+        pool,
+        &conditions,
+        filter.ascending,
+    )?)
 }
 
 /// One page of the list, and the totals of the whole filter.

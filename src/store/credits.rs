@@ -69,6 +69,9 @@ pub fn transaction(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Credi
         .optional()
 }
 
+/// The author of a row made by the system, or whose admin or API key is no longer there.
+pub const SYSTEM_AUTHOR: &str = "system";
+
 /// Who made each row, as `by` (docs/concepts.md, "The ledger"): the admin's email, the API key's name, or `system`.
 /// One query per actor kind, whatever the number of rows.
 pub fn actor_labels<'a>(
@@ -116,7 +119,7 @@ pub fn actor_labels<'a>(
                 ("api_key", Some(id)) => key_names.get(&id),
                 _ => None,
             };
-            found.cloned().unwrap_or_else(|| "system".to_owned())
+            found.cloned().unwrap_or_else(|| SYSTEM_AUTHOR.to_owned())
         })
         .collect())
 }

@@ -9,14 +9,16 @@ use askama::Template;
 
 use super::{as_typed, short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
-use crate::db::iso8601;
+use crate::db::write_iso8601;
 use crate::domain::{
     format_credits, format_grouped, CurrencyCode, ExchangeRate, Reason, TransactionType,
 };
 use crate::filters::credit_list::{query_pairs, RawCreditFilter};
 use crate::filters::{Paging, PAGE_SIZES};
 use crate::forms::FieldErrors;
-use crate::store::credit_list::{CreditFilter, ListPage, NamedRow, Totals, MAX_LISTED_CUSTOMERS};
+use crate::store::credit_list::{
+    CreditCells, CreditFilter, ListPage, NamedRow, Totals, MAX_LISTED_CUSTOMERS,
+};
 use crate::web::href;
 
 pub const CSV_HEADER: [&str; 16] = [
@@ -48,26 +50,63 @@ pub fn rate_text(currency: &str, rate_e4: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn write_csv_row(writer: &mut CsvWriter, listed: &NamedRow) -> csv::Result<()> {
-    let row = &listed.row;
-    writer.write_record([
-        row.id.to_string().as_str(),
-        row.user_id.to_string().as_str(),
-        &text_cell(&listed.external_id),
-        &text_cell(&listed.email),
-        &text_cell(&row.currency),
-        &row.kind,
-        row.reason.as_deref().unwrap_or(""),
-        row.delta.to_string().as_str(),
-        row.balance_before.to_string().as_str(),
-        row.balance_after.to_string().as_str(),
-        &row.currency_value,
-        &rate_text(&row.currency, row.exchange_rate_e4),
-        &text_cell(&listed.by),
-        &text_cell(&row.note),
-        &text_cell(row.invoice_id.as_deref().unwrap_or("")),
-        &iso8601(row.created_at),
-    ])
+/// Writes the export's rows from their cells ([`CreditCells`]) with the csv crate's quoting,
+/// reusing its buffers: no allocation per row or per cell, but for the rare cell that takes
+/// a formula guard. PostgreSQL formats the same cells in SQL
+/// (`crate::db::credit_export::postgres`); the golden files of tests/credit_export.rs hold
+/// both to these bytes.
+#[derive(Default)]
+pub struct CsvRows {
+    numbers: [itoa::Buffer; 5],
+    time: Vec<u8>,
+    /// The exchange rates written lately, by currency and rate: a ledger holds few.
+    rates: Vec<(String, i64, String)>,
+}
+
+/// Rates remembered by [`CsvRows`].
+const RATES_KEPT: usize = 16;
+
+impl CsvRows {
+    pub fn write(&mut self, writer: &mut CsvWriter, row: &CreditCells<'_>) -> csv::Result<()> {
+        let rate = self.rate(row.currency, row.exchange_rate_e4);
+        write_iso8601(&mut self.time, row.created_at);
+        let [id, user_id, delta, before, after] = &mut self.numbers;
+        writer.write_record([
+            id.format(row.id).as_bytes(),
+            user_id.format(row.user_id).as_bytes(),
+            text_cell(row.external_id).as_bytes(),
+            text_cell(row.email).as_bytes(),
+            text_cell(row.currency).as_bytes(),
+            row.kind.as_bytes(),
+            row.reason.as_bytes(),
+            delta.format(row.delta).as_bytes(),
+            before.format(row.balance_before).as_bytes(),
+            after.format(row.balance_after).as_bytes(),
+            row.currency_value.as_bytes(),
+            self.rates[rate].2.as_bytes(),
+            text_cell(row.by).as_bytes(),
+            text_cell(row.note).as_bytes(),
+            text_cell(row.invoice_id).as_bytes(),
+            &self.time,
+        ])
+    }
+
+    /// Where `rate_text(currency, rate_e4)` is in `self.rates`.
+    fn rate(&mut self, currency: &str, rate_e4: i64) -> usize {
+        if let Some(at) = self
+            .rates
+            .iter()
+            .position(|(c, r, _)| *r == rate_e4 && c == currency)
+        {
+            return at;
+        }
+        if self.rates.len() == RATES_KEPT {
+            self.rates.remove(0);
+        }
+        self.rates
+            .push((currency.to_owned(), rate_e4, rate_text(currency, rate_e4)));
+        self.rates.len() - 1
+    }
 }
 
 /// A row as the table shows it.
