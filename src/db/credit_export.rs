@@ -16,8 +16,6 @@
 //!   steps SQLite lazily), and the caller formats them in Rust. Formatting in SQL was
 //!   measured almost three times slower than the `sqlite3 -csv` dump of the same rows.
 
-use std::sync::OnceLock;
-
 use diesel::connection::DefaultLoadingMode;
 use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::prelude::*;
@@ -26,10 +24,11 @@ use diesel::sql_types::Timestamp;
 use diesel::sqlite::Sqlite;
 use time::PrimitiveDateTime;
 
-use super::copy::{CopyError, CopyOut, RowEnds};
+use super::copy::{CopyOut, RowEnds};
+use super::literal::{self, NulInText};
 use super::{DatabaseUrl, DbConnection, Pool, POSTGRES_SETTINGS};
 use crate::csv_export::FORMULA_STARTS;
-use crate::domain::CurrencyCode;
+use crate::domain::{rate_text, CurrencyCode};
 use crate::store::credit_list::CreditCells;
 use crate::store::credits::SYSTEM_AUTHOR;
 
@@ -64,28 +63,24 @@ impl CreditExport {
     /// the export's connection and starts the COPY, so a refusal is known before the first
     /// byte is sent; on SQLite the statement runs on `conn` when read.
     pub fn start(
-        conn: &DbConnection,
+        conn: &mut DbConnection,
         pool: &Pool,
         conditions: &[String],
         ascending: bool,
-    ) -> Result<CreditExport, CopyError> {
+    ) -> anyhow::Result<CreditExport> {
         let rest = from_where_order(conditions, ascending);
-        match (conn, pool.database_url()) {
-            (DbConnection::Pg(_), DatabaseUrl::Postgres(url)) => {
-                let copy = format!(
-                    "COPY (SELECT {} {rest}) TO STDOUT WITH (FORMAT csv)",
-                    postgres_cells()
-                );
-                let settings = format!("{POSTGRES_SETTINGS} {COPY_SETTINGS}");
-                Ok(CreditExport(Started::Copy(CopyOut::start(
-                    url, &settings, &copy,
-                )?)))
-            }
-            _ => Ok(CreditExport(Started::Statement(format!(
+        let DatabaseUrl::Postgres(url) = pool.database_url() else {
+            return Ok(CreditExport(Started::Statement(format!(
                 "{} {rest}",
                 sqlite_cells()
-            )))),
-        }
+            ))));
+        };
+        let cells = postgres_cells(&known_rates(conn)?)?;
+        let copy = format!("COPY (SELECT {cells} {rest}) TO STDOUT WITH (FORMAT csv)");
+        let settings = format!("{POSTGRES_SETTINGS} {COPY_SETTINGS}");
+        Ok(CreditExport(Started::Copy(CopyOut::start(
+            url, &settings, &copy,
+        )?)))
     }
 
     /// Reads every row into `sink`.
@@ -168,33 +163,55 @@ fn sqlite_cells() -> String {
     )
 }
 
+/// The rates the ledger rows most likely carry (every rate a currency has had, newest
+/// first), each with its text as `crate::domain::rate_text` writes it.
+fn known_rates(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64, String)>> {
+    use super::schema::promo_credit_rates as rates;
+    let pairs: Vec<(String, i64)> = rates::table
+        .group_by((rates::currency, rates::exchange_rate_e4))
+        .select((rates::currency, rates::exchange_rate_e4))
+        .order(diesel::dsl::max(rates::id).desc())
+        .limit(KNOWN_RATES)
+        .load(conn)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(currency, e4)| {
+            let text = rate_text(&currency, e4);
+            (currency, e4, text)
+        })
+        .collect())
+}
+
+/// Rates written out as [`known_rates`] at most.
+const KNOWN_RATES: i64 = 32;
+
 /// The cells of a row as CSV text, in the order of `crate::views::promo_credits::CSV_HEADER`,
-/// formatted as `crate::views::promo_credits::CsvRows` formats them. Built once: it depends
-/// only on the currency table.
-fn postgres_cells() -> &'static str {
-    static CELLS: OnceLock<String> = OnceLock::new();
-    CELLS.get_or_init(|| {
-        let column = |name: &str| format!("credit_transactions.{name}");
-        [
-            column("id"),
-            column("user_id"),
-            postgres::text_cell("COALESCE(u.external_id, '')"),
-            postgres::text_cell("COALESCE(u.email, '')"),
-            postgres::text_cell(&column("currency")),
-            postgres::plain(&column("kind")),
-            postgres::plain(&column("reason")),
-            column("delta"),
-            column("balance_before"),
-            column("balance_after"),
-            postgres::plain(&column("currency_value")),
-            postgres::rate(&column("exchange_rate_e4"), &column("currency")),
-            postgres::text_cell(&author()),
-            postgres::text_cell(&column("note")),
-            postgres::text_cell(&column("invoice_id")),
-            postgres::iso8601(&column("created_at")),
-        ]
-        .join(", ")
-    })
+/// formatted as `crate::views::promo_credits::CsvRows` formats them.
+fn postgres_cells(known_rates: &[(String, i64, String)]) -> Result<String, NulInText> {
+    let column = |name: &str| format!("credit_transactions.{name}");
+    Ok([
+        column("id"),
+        column("user_id"),
+        postgres::text_cell("COALESCE(u.external_id, '')"),
+        postgres::text_cell("COALESCE(u.email, '')"),
+        postgres::text_cell(&column("currency")),
+        postgres::plain(&column("kind")),
+        postgres::plain(&column("reason")),
+        column("delta"),
+        column("balance_before"),
+        column("balance_after"),
+        postgres::plain(&column("currency_value")),
+        postgres::rate(
+            &column("exchange_rate_e4"),
+            &column("currency"),
+            known_rates,
+        )?,
+        postgres::text_cell(&author()),
+        postgres::text_cell(&column("note")),
+        postgres::text_cell(&column("invoice_id")),
+        postgres::iso8601(&column("created_at")),
+    ]
+    .join(", "))
 }
 
 /// PostgreSQL expressions for the cells of the export; each text cell is NULL when empty,
@@ -223,11 +240,33 @@ pub(crate) mod postgres {
         format!("to_char({time}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
     }
 
-    /// `crate::views::promo_credits::rate_text`: the rate (in 1/10,000) with its trailing
-    /// zeros dropped but at least the currency's minor units of decimals; none for a rate
-    /// out of range. The currencies whose minor units are not 2 are listed from the
-    /// currency table; any other code, known or not, has 2.
-    pub fn rate(e4: &str, currency: &str) -> String {
+    /// `crate::domain::rate_text`. The rates in `known` (currency, rate, text) are looked
+    /// up: comparing two values costs a fraction of building the text. Any other is built
+    /// by [`computed_rate`].
+    pub fn rate(
+        e4: &str,
+        currency: &str,
+        known: &[(String, i64, String)],
+    ) -> Result<String, NulInText> {
+        let mut arms = String::new();
+        for (code, rate, text) in known {
+            arms.push_str(&format!(
+                "WHEN {e4} = {rate} AND {currency} = {} THEN {} ",
+                literal::text(code)?,
+                literal::text(text)?
+            ));
+        }
+        Ok(format!(
+            "CASE {arms}ELSE {} END",
+            computed_rate(e4, currency)
+        ))
+    }
+
+    /// `crate::domain::rate_text` in SQL: the rate (in 1/10,000) with its trailing zeros
+    /// dropped but at least the currency's minor units of decimals; none for a rate out of
+    /// range. The currencies whose minor units are not 2 are listed from the currency
+    /// table; any other code, known or not, has 2.
+    pub fn computed_rate(e4: &str, currency: &str) -> String {
         let mut exceptions: Vec<(u32, Vec<String>)> = Vec::new();
         for code in CurrencyCode::all() {
             let minor = code.minor_units();

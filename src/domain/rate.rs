@@ -96,6 +96,18 @@ impl ExchangeRate {
     }
 }
 
+/// The exchange rate of a ledger row as lists and exports show it: at least the currency's
+/// minor units (`1.00`, `0.125`, `1000`), 2 for a code that is not a currency, nothing for a
+/// rate out of range.
+pub fn rate_text(currency: &str, rate_e4: i64) -> String {
+    let minor = super::CurrencyCode::parse(currency)
+        .map(|c| c.minor_units())
+        .unwrap_or(2);
+    ExchangeRate::from_e4(rate_e4)
+        .map(|r| r.display_for(minor))
+        .unwrap_or_default()
+}
+
 impl fmt::Display for ExchangeRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.as_decimal().normalize())

@@ -539,12 +539,7 @@ pub fn start_export(
         .iter()
         .map(|condition| condition.sql(backend))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(CreditExport::start(
-        conn,
-        pool,
-        &conditions,
-        filter.ascending,
-    )?)
+    CreditExport::start(conn, pool, &conditions, filter.ascending)
 }
 
 /// One page of the list, and the totals of the whole filter.

@@ -10,9 +10,7 @@ use askama::Template;
 use super::{as_typed, short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
 use crate::db::write_iso8601;
-use crate::domain::{
-    format_credits, format_grouped, CurrencyCode, ExchangeRate, Reason, TransactionType,
-};
+use crate::domain::{format_credits, format_grouped, Reason, TransactionType};
 use crate::filters::credit_list::{query_pairs, RawCreditFilter};
 use crate::filters::{Paging, PAGE_SIZES};
 use crate::forms::FieldErrors;
@@ -40,15 +38,7 @@ pub const CSV_HEADER: [&str; 16] = [
     "created_at",
 ];
 
-/// The exchange rate as exported: at least the currency's minor units (`1.00`, `0.125`).
-pub fn rate_text(currency: &str, rate_e4: i64) -> String {
-    let minor = CurrencyCode::parse(currency)
-        .map(|c| c.minor_units())
-        .unwrap_or(2);
-    ExchangeRate::from_e4(rate_e4)
-        .map(|r| r.display_for(minor))
-        .unwrap_or_default()
-}
+pub use crate::domain::rate_text;
 
 /// Writes the export's rows from their cells ([`CreditCells`]) with the csv crate's quoting,
 /// reusing its buffers: no allocation per row or per cell, but for the rare cell that takes
