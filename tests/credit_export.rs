@@ -451,6 +451,28 @@ fn build_history(app: &TestApp) {
     };
     gone(ids[8], "admin");
     gone(ids[9], "api_key");
+    // Rates no currency setting ever had, out of range, and currencies with no setting.
+    let rate = |id: i64, currency: Option<&str>, rate_e4: i64| {
+        let row = credit_transactions::table.find(id);
+        diesel::update(row)
+            .set(credit_transactions::exchange_rate_e4.eq(rate_e4))
+            .execute(&mut app.conn())
+            .unwrap();
+        if let Some(currency) = currency {
+            diesel::update(row)
+                .set(credit_transactions::currency.eq(currency))
+                .execute(&mut app.conn())
+                .unwrap();
+        }
+    };
+    rate(ids[2], None, 5);
+    rate(ids[4], None, 10_500);
+    rate(ids[5], None, 10);
+    rate(ids[11], None, 12_345);
+    rate(ids[12], Some("KWD"), 20_000);
+    rate(ids[13], Some("XXX"), 30_000);
+    rate(ids[16], None, 0);
+    rate(ids[17], None, 10_000_000_001);
     drop(conn);
     app.execute_sql(
         "CREATE TRIGGER credit_transactions_no_update BEFORE UPDATE ON credit_transactions \
