@@ -130,7 +130,8 @@ fn a_database_failure_mid_export_breaks_the_download() {
     app.execute_sql(
         "SELECT 1;",
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = 'creditdesk export' AND datname = current_database();",
+         WHERE application_name = 'creditdesk export' AND backend_type = 'client backend' \
+         AND datname = current_database();",
     );
     let rest = exchange.read_rest();
 
@@ -150,9 +151,48 @@ fn an_abandoned_export_is_recorded() {
     let (exchange, head) = slow_export(&app, &client);
     assert_eq!(status_of(&head), 200, "{head}");
 
+    assert_eq!(
+        export_connections(&app),
+        i64::from(app.db.is_postgres()),
+        "on PostgreSQL the export reads through a connection of its own"
+    );
     drop(exchange);
 
     assert!(app.wait_for_activity("export.credits.abandoned", 20));
+    assert!(
+        export_connections_close(&app, 10),
+        "PostgreSQL's export connection ends with the export"
+    );
+}
+
+/// Waits up to `seconds` until no connection of an export is open on the app's database
+/// (PostgreSQL exports run on a connection of their own; SQLite has none).
+fn export_connections_close(app: &TestApp, seconds: u64) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if export_connections(app) == 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The connections of exports open on the app's database.
+fn export_connections(app: &TestApp) -> i64 {
+    use diesel::dsl::sql;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    if !app.db.is_postgres() {
+        return 0;
+    }
+    diesel::select(sql::<BigInt>(
+        "(SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE application_name = 'creditdesk export' AND backend_type = 'client backend' \
+         AND datname = current_database())",
+    ))
+    .get_result(&mut app.conn())
+    .unwrap()
 }
 
 #[test]

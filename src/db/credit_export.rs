@@ -216,7 +216,7 @@ fn postgres_cells(known_rates: &[(String, i64, String)]) -> Result<String, NulIn
 
 /// PostgreSQL expressions for the cells of the export; each text cell is NULL when empty,
 /// so COPY writes it as an empty unquoted field, as the csv crate does.
-pub(crate) mod postgres {
+pub mod postgres {
     use super::*;
 
     /// The text as it is (NULL when empty).
