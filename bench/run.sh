@@ -306,7 +306,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   line "database's own CSV dump (s)" dump_s
   line "dump bytes" dump_bytes
   if measure export; then
-    printf '| %s |' "export / dump (target ≤ 1.20)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
+    printf '| %s |' "export / dump (target ≤ 1.10)"; for b in $BACKENDS; do printf ' %s |' "$(ratio "${R[$b,export_s]:-0}" "${R[$b,dump_s]:-0}")"; done; echo
   fi
   line "import $IMPORT_ROWS new customers, check + apply (s, target < 30 on SQLite)" import_s
   line "import: dry run alone (s)" import_dry_s

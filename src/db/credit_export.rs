@@ -69,18 +69,23 @@ impl CreditExport {
         ascending: bool,
     ) -> anyhow::Result<CreditExport> {
         let rest = from_where_order(conditions, ascending);
-        let DatabaseUrl::Postgres(url) = pool.database_url() else {
-            return Ok(CreditExport(Started::Statement(format!(
+        match (&*conn, pool.database_url()) {
+            (DbConnection::Sqlite(_), _) => Ok(CreditExport(Started::Statement(format!(
                 "{} {rest}",
                 sqlite_cells()
-            ))));
-        };
-        let cells = postgres_cells(&known_rates(conn)?)?;
-        let copy = format!("COPY (SELECT {cells} {rest}) TO STDOUT WITH (FORMAT csv)");
-        let settings = format!("{POSTGRES_SETTINGS} {COPY_SETTINGS}");
-        Ok(CreditExport(Started::Copy(CopyOut::start(
-            url, &settings, &copy,
-        )?)))
+            )))),
+            (DbConnection::Pg(_), DatabaseUrl::Postgres(url)) => {
+                let cells = postgres_cells(&known_rates(conn)?)?;
+                let copy = format!("COPY (SELECT {cells} {rest}) TO STDOUT WITH (FORMAT csv)");
+                let settings = format!("{POSTGRES_SETTINGS} {COPY_SETTINGS}");
+                Ok(CreditExport(Started::Copy(CopyOut::start(
+                    url, &settings, &copy,
+                )?)))
+            }
+            (DbConnection::Pg(_), DatabaseUrl::Sqlite(_)) => {
+                anyhow::bail!("a PostgreSQL connection from a pool of SQLite")
+            }
+        }
     }
 
     /// Reads every row into `sink`.
@@ -313,7 +318,9 @@ pub mod postgres {
 }
 
 /// A row of the export as SQLite returns it ([`sqlite_cells`]): its text cells one after
-/// another in one string (one allocation a row, none per cell), its numbers and its time.
+/// another in one string (one allocation a row, none per cell), its numbers and its time
+/// (parsed by diesel, as every other read of a time). A text that is not UTF-8, which
+/// nothing here writes, reads with replacement characters (reading a `String` refused it).
 struct SqliteRow {
     text: String,
     text_ends: [usize; TEXT_CELLS.len()],

@@ -500,31 +500,6 @@ pub struct CreditCells<'a> {
     pub created_at: PrimitiveDateTime,
 }
 
-impl NamedRow {
-    /// The row's cells, as the export reads them.
-    pub fn cells(&self) -> CreditCells<'_> {
-        let row = &self.row;
-        CreditCells {
-            id: row.id,
-            user_id: row.user_id,
-            external_id: &self.external_id,
-            email: &self.email,
-            currency: &row.currency,
-            kind: &row.kind,
-            reason: row.reason.as_deref().unwrap_or(""),
-            delta: row.delta,
-            balance_before: row.balance_before,
-            balance_after: row.balance_after,
-            currency_value: &row.currency_value,
-            exchange_rate_e4: row.exchange_rate_e4,
-            by: &self.by,
-            note: &row.note,
-            invoice_id: row.invoice_id.as_deref().unwrap_or(""),
-            created_at: row.created_at,
-        }
-    }
-}
-
 /// Starts the export of every row the filter selects, in its order, as one statement
 /// ([`CreditExport`]): the customers are resolved first, as for the list, and the
 /// conditions written into its SQL.
