@@ -34,8 +34,8 @@ OUT=${BENCH_DIR:-target/bench}
 REUSE=${REUSE:-0}
 MEASURES=${MEASURES:-"tab list dashboard export api import"}
 IMPORT_ROWS=${IMPORT_ROWS:-100000}
-PORT=18500
-YARDSTICK_PORT=18501
+PORT=${PORT:-18500}
+YARDSTICK_PORT=${YARDSTICK_PORT:-18501}
 BENCH_EMAIL=bench-owner@example.com
 BENCH_PASSWORD=bench-password-123
 

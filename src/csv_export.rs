@@ -1,6 +1,6 @@
-//! Streamed CSV downloads (docs/exports.md). A blocking task reads the database in keyset
-//! chunks and writes CSV through a bounded channel, so memory stays flat whatever the row
-//! count. Exports are bounded: at most `max_exports` run at once (each holds a database
+//! Streamed CSV downloads (docs/exports.md). A blocking task reads the database (in keyset
+//! chunks, or as one statement the database streams) and writes CSV through a bounded
+//! channel, so memory stays flat whatever the row count. Exports are bounded: at most `max_exports` run at once (each holds a database
 //! connection while its client reads), and the connection is taken before the answer
 //! starts, so a busy server says 503 instead of sending an empty file. A failure after the
 //! first byte breaks the response, so the client sees an error rather than a shorter file
@@ -25,11 +25,14 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks in flight between the database task and the client.
 const CHANNEL_CHUNKS: usize = 8;
 
+/// The first characters that make a spreadsheet run a cell as a formula.
+pub const FORMULA_STARTS: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
+
 /// A text cell a spreadsheet would run as a formula gets a leading `'` (docs/exports.md).
 /// Numeric columns never go through this.
 pub fn text_cell(value: &str) -> Cow<'_, str> {
     match value.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{value}")),
+        Some(first) if FORMULA_STARTS.contains(first) => Cow::Owned(format!("'{value}")),
         _ => Cow::Borrowed(value),
     }
 }
@@ -103,10 +106,20 @@ impl io::Write for ChannelWriter {
 
 /// The CSV writer an export fills: RFC 4180 with `\r\n`, counting the rows it writes.
 pub struct CsvWriter {
-    csv: csv::Writer<ChannelWriter>,
+    out: Output,
     rows: u64,
     /// To break the response off when the export fails.
     link: Link,
+}
+
+/// Where the writer's bytes go through.
+enum Output {
+    /// Records quoted by the csv crate (boxed: the writer carries its quoting tables).
+    Records(Box<csv::Writer<ChannelWriter>>),
+    /// Rows the database wrote as CSV, after what the csv crate wrote (the header).
+    Formatted(ChannelWriter),
+    /// Between the two, or after a failure to go from one to the other.
+    Switching,
 }
 
 impl CsvWriter {
@@ -115,7 +128,7 @@ impl CsvWriter {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        self.csv.write_record(header)
+        self.records()?.write_record(header)
     }
 
     pub fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
@@ -123,18 +136,57 @@ impl CsvWriter {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        self.csv.write_record(record)?;
+        self.records()?.write_record(record)?;
         self.rows += 1;
         Ok(())
     }
 
+    fn records(&mut self) -> csv::Result<&mut csv::Writer<ChannelWriter>> {
+        match &mut self.out {
+            Output::Records(csv) => Ok(csv),
+            _ => Err(io::Error::other("records cannot follow rows written as CSV").into()),
+        }
+    }
+
+    /// Rows already written as CSV (each ending in `\r\n`), and how many they are.
+    pub fn write_formatted(&mut self, csv: &[u8], rows: u64) -> io::Result<()> {
+        if let Output::Records(_) = self.out {
+            // What the csv crate holds (the header) goes first.
+            let Output::Records(records) = std::mem::replace(&mut self.out, Output::Switching)
+            else {
+                unreachable!("matched above");
+            };
+            let channel = records.into_inner().map_err(|e| e.into_error())?;
+            self.out = Output::Formatted(channel);
+        }
+        let Output::Formatted(channel) = &mut self.out else {
+            return Err(io::Error::other("the CSV writer failed"));
+        };
+        io::Write::write_all(channel, csv)?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Sends what is still buffered.
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Output::Records(csv) => csv.flush(),
+            Output::Formatted(channel) => io::Write::flush(channel),
+            Output::Switching => Ok(()),
+        }
+    }
+
     fn client_gone(&self) -> bool {
-        self.csv.get_ref().client_gone
+        match &self.out {
+            Output::Records(csv) => csv.get_ref().client_gone,
+            Output::Formatted(channel) => channel.client_gone,
+            Output::Switching => false,
+        }
     }
 
     /// Breaks the response off: the client must not take what it has for the whole file.
     fn abort(self) {
-        drop(self.csv);
+        drop(self.out);
         let _ = self.link.send(Err(io::Error::other("the export failed")));
     }
 }
@@ -218,13 +270,33 @@ pub async fn stream<P>(
 where
     P: FnOnce(&mut DbConnection, &mut CsvWriter) -> anyhow::Result<()> + Send + 'static,
 {
+    stream_prepared(state, export, move |_| Ok(produce)).await
+}
+
+/// [`stream`], with a first step on the export's connection before the answer starts:
+/// what fails there (the database refusing the statement, or a connection of the export's
+/// own) is an error page, not a broken download. `prepare` returns what fills the file.
+pub async fn stream_prepared<S, P>(
+    state: &AppState,
+    export: Export,
+    prepare: S,
+) -> Result<HttpResponse, AppError>
+where
+    S: FnOnce(&mut DbConnection) -> Result<P, AppError> + Send + 'static,
+    P: FnOnce(&mut DbConnection, &mut CsvWriter) -> anyhow::Result<()> + Send + 'static,
+{
     let permit = state
         .exports
         .clone()
         .try_acquire_owned()
         .map_err(|_| too_many_exports())?;
     let pool = state.pool.clone();
-    let mut conn = crate::web::block(move || pool.get()).await??;
+    let (mut conn, produce) = crate::web::block(move || -> Result<_, AppError> {
+        let mut conn = pool.get()?;
+        let produce = prepare(&mut conn)?;
+        Ok((conn, produce))
+    })
+    .await??;
     let pool = state.pool.clone();
     let file_name = file_name(export.kind.file);
     let (sender, receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
@@ -242,13 +314,15 @@ where
             client_gone: false,
         };
         let mut writer = CsvWriter {
-            csv: csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .from_writer(channel),
+            out: Output::Records(Box::new(
+                csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(channel),
+            )),
             rows: 0,
             link,
         };
-        let produced = produce(&mut conn, &mut writer).and_then(|()| Ok(writer.csv.flush()?));
+        let produced = produce(&mut conn, &mut writer).and_then(|()| Ok(writer.flush()?));
         let rows = writer.rows;
         let outcome = match produced {
             Ok(()) => Outcome::Completed,

@@ -64,6 +64,9 @@ impl AppError {
             cause
                 .downcast_ref::<diesel::result::Error>()
                 .is_some_and(db::is_unreachable)
+                || cause
+                    .downcast_ref::<db::copy::CopyError>()
+                    .is_some_and(db::copy::CopyError::is_unreachable)
         });
         if unreachable {
             tracing::warn!(error = %source, "the database stopped answering");

@@ -110,15 +110,28 @@ fn slow_export_readers_cannot_take_every_connection() {
 fn a_database_failure_mid_export_breaks_the_download() {
     let app = app_with_history();
     let client = app.signed_in(Role::Owner);
+    // SQLite: the export reads one snapshot, which nothing done meanwhile can break, so the
+    // failure is in it from the start: a row written behind the application's back whose
+    // time cannot be read. It is the oldest, so it comes last.
+    app.execute_sql(
+        "INSERT INTO credit_transactions (account_id, user_id, currency, kind, delta, \
+         balance_before, balance_after, exchange_rate_e4, currency_value, note, actor_kind, \
+         created_at) SELECT account_id, user_id, currency, kind, delta, balance_before, \
+         balance_after, exchange_rate_e4, currency_value, note, actor_kind, '0000-garbled' \
+         FROM credit_transactions LIMIT 1;",
+        "SELECT 1;",
+    );
     let (mut exchange, head) = slow_export(&app, &client);
     assert_eq!(status_of(&head), 200, "{head}");
     assert!(head.to_lowercase().contains("transfer-encoding: chunked"));
     std::thread::sleep(Duration::from_millis(500));
 
-    // The customers table disappears while the export is half-way through.
+    // PostgreSQL: the server ends the export's connection while it is half-way through.
     app.execute_sql(
-        "ALTER TABLE users RENAME TO users_gone;",
-        "ALTER TABLE users RENAME TO users_gone;",
+        "SELECT 1;",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'creditdesk export' AND backend_type = 'client backend' \
+         AND datname = current_database();",
     );
     let rest = exchange.read_rest();
 
@@ -138,9 +151,48 @@ fn an_abandoned_export_is_recorded() {
     let (exchange, head) = slow_export(&app, &client);
     assert_eq!(status_of(&head), 200, "{head}");
 
+    assert_eq!(
+        export_connections(&app),
+        i64::from(app.db.is_postgres()),
+        "on PostgreSQL the export reads through a connection of its own"
+    );
     drop(exchange);
 
     assert!(app.wait_for_activity("export.credits.abandoned", 20));
+    assert!(
+        export_connections_close(&app, 10),
+        "PostgreSQL's export connection ends with the export"
+    );
+}
+
+/// Waits up to `seconds` until no connection of an export is open on the app's database
+/// (PostgreSQL exports run on a connection of their own; SQLite has none).
+fn export_connections_close(app: &TestApp, seconds: u64) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if export_connections(app) == 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The connections of exports open on the app's database.
+fn export_connections(app: &TestApp) -> i64 {
+    use diesel::dsl::sql;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    if !app.db.is_postgres() {
+        return 0;
+    }
+    diesel::select(sql::<BigInt>(
+        "(SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE application_name = 'creditdesk export' AND backend_type = 'client backend' \
+         AND datname = current_database())",
+    ))
+    .get_result(&mut app.conn())
+    .unwrap()
 }
 
 #[test]

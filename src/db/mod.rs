@@ -3,7 +3,10 @@
 //! backend needs its own SQL. Code outside this module never matches on the backend.
 
 pub mod backup;
+pub mod copy;
+pub mod credit_export;
 pub mod dialect;
+pub mod literal;
 pub mod models;
 pub mod schema;
 
@@ -40,6 +43,7 @@ pub struct Pool {
     inner: r2d2::Pool<ConnectionManager>,
     reach: Arc<Reach>,
     checkout_timeout: Duration,
+    url: DatabaseUrl,
 }
 
 /// While the last attempt to connect failed, a checkout waits at most this long.
@@ -88,6 +92,11 @@ impl Pool {
     /// Connections open and idle.
     pub fn state(&self) -> r2d2::State {
         self.inner.state()
+    }
+
+    /// The database the pool connects to, for a connection of its own (PostgreSQL's COPY).
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self.url
     }
 }
 
@@ -187,8 +196,11 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode =
 
 /// Plan every prepared statement with its parameters: after five runs PostgreSQL otherwise
 /// switches to a generic plan that cannot use an index for `email LIKE $1` or a partial index,
-/// and a 2 ms list page became a 150 ms one (bench/RESULTS.md).
-const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan;";
+/// and a 2 ms list page became a 150 ms one (bench/RESULTS.md). Standard string literals,
+/// whatever the server's configuration: the export writes its filter's values into its SQL
+/// ([`literal`]), and only then is doubling `'` the whole of the quoting.
+pub(crate) const POSTGRES_SETTINGS: &str =
+    "SET plan_cache_mode = force_custom_plan; SET standard_conforming_strings = on;";
 
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
@@ -244,7 +256,8 @@ impl PoolOptions {
 
 /// Connects once (so a bad URL fails at once with the real error), then builds the pool.
 pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
-    let manager = ConnectionManager::new(DatabaseUrl::parse(url));
+    let url = DatabaseUrl::parse(url);
+    let manager = ConnectionManager::new(url.clone());
     let first = r2d2::ManageConnection::connect(&manager)?;
     drop(first);
     let reach = manager.reach.clone();
@@ -259,6 +272,7 @@ pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
         inner,
         reach,
         checkout_timeout: options.checkout_timeout,
+        url,
     })
 }
 
@@ -308,12 +322,22 @@ pub fn now_utc() -> PrimitiveDateTime {
     PrimitiveDateTime::new(now.date(), now.time())
 }
 
+const ISO8601: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
 /// `2026-11-26T09:30:00.123456Z`: ISO 8601 UTC, as CSV and JSON carry times.
 pub fn iso8601(at: PrimitiveDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    at.format(&format).unwrap_or_else(|_| at.to_string())
+    at.format(ISO8601).unwrap_or_else(|_| at.to_string())
+}
+
+/// [`iso8601`] written into `out` (cleared first), for a caller that reuses its buffer.
+pub fn write_iso8601(out: &mut Vec<u8>, at: PrimitiveDateTime) {
+    out.clear();
+    if at.format_into(out, ISO8601).is_err() {
+        out.clear();
+        out.extend_from_slice(at.to_string().as_bytes());
+    }
 }
 
 /// True when an error is a unique-constraint violation (a row another request created first).

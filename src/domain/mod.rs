@@ -22,7 +22,7 @@ pub use email::{Email, EmailError};
 pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
 pub use money::{format_credits, format_grouped, money_value, Money, MoneyError};
 pub use note::{Note, NoteError};
-pub use rate::{ExchangeRate, RateError};
+pub use rate::{rate_text, ExchangeRate, RateError, MAX_RATE_E4};
 pub use text::{
     counted, forbidden_character, normalize_line_breaks, quoted, without_controls,
     ForbiddenCharacter,

@@ -5,7 +5,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 /// The largest rate accepted, so that a full balance's value stays far inside `Decimal`.
-const MAX_RATE_E4: i64 = 10_000_000_000; // 1,000,000.0000
+pub const MAX_RATE_E4: i64 = 10_000_000_000; // 1,000,000.0000
 
 /// A rate greater than zero with at most four decimal places, stored exactly as an integer
 /// number of 1/10,000 currency units.
@@ -94,6 +94,18 @@ impl ExchangeRate {
         }
         value.to_string()
     }
+}
+
+/// The exchange rate of a ledger row as lists and exports show it: at least the currency's
+/// minor units (`1.00`, `0.125`, `1000`), 2 for a code that is not a currency, nothing for a
+/// rate out of range.
+pub fn rate_text(currency: &str, rate_e4: i64) -> String {
+    let minor = super::CurrencyCode::parse(currency)
+        .map(|c| c.minor_units())
+        .unwrap_or(2);
+    ExchangeRate::from_e4(rate_e4)
+        .map(|r| r.display_for(minor))
+        .unwrap_or_default()
 }
 
 impl fmt::Display for ExchangeRate {

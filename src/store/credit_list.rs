@@ -5,12 +5,14 @@ use std::collections::HashMap;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use time::{Date, PrimitiveDateTime, Time};
 
+use crate::db::credit_export::CreditExport;
+use crate::db::literal::{self, NulInText};
 use crate::db::models::CreditTransaction;
 use crate::db::schema::{credit_daily_totals, credit_transactions, users};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::{Backend, DbConnection, MultiBackend, Pool};
 use crate::domain::{CurrencyCode, Reason, TransactionType};
 use crate::store::customers::like_escape;
 
@@ -154,64 +156,158 @@ macro_rules! email_prefix_ids {
 }
 pub(crate) use email_prefix_ids;
 
-/// The rows the filter selects (none of the paging).
-fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
-    let mut query = credit_transactions::table.into_boxed();
+/// How the rows of customers matching an email prefix are selected when too many match to
+/// list them: walk the rows in time order and test each against the set, rather than
+/// gathering every matching customer's rows to sort them. The unary plus keeps SQLite from
+/// reading through the customer index instead. The LIKE pattern goes between the two.
+const ROWS_OF_EMAIL_PREFIX: (&str, &str) = (
+    "+credit_transactions.user_id IN (SELECT id FROM users WHERE email_lower LIKE ",
+    " ESCAPE '\\')",
+);
+
+/// One condition on the ledger rows, decided once from a filter and the customers it
+/// resolved to ([`conditions`]). The list applies each as a diesel filter with its value
+/// bound ([`Condition::filter`]); the export writes each into the SQL text of its single
+/// statement with its value as a literal ([`Condition::sql`]), because PostgreSQL's COPY
+/// takes no parameters. The two renderings sit side by side here, one line per condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// No row: no customer matches.
+    NoRow,
+    Customer(i64),
+    Customers(Vec<i64>),
+    /// The customers whose lower-cased email starts with this (too many to list).
+    EmailPrefix(String),
+    Record(i64),
+    Invoice(String),
+    Currency(CurrencyCode),
+    Type(TransactionType),
+    Types(Vec<TransactionType>),
+    Reason(Reason),
+    /// At or after this time.
+    Since(PrimitiveDateTime),
+    /// Strictly before this time.
+    Before(PrimitiveDateTime),
+}
+
+/// What the filter selects, as conditions that all hold (none of the paging).
+pub fn conditions(filter: &CreditFilter, customers: &Customers) -> Vec<Condition> {
+    let mut all = Vec::new();
     match customers {
         Customers::Any => {}
-        Customers::Nobody => query = query.filter(sql::<Bool>("1 = 0")),
-        Customers::Ids(ids) if ids.len() == 1 => {
-            query = query.filter(credit_transactions::user_id.eq(ids[0]))
-        }
-        Customers::Ids(ids) => {
-            query = query.filter(credit_transactions::user_id.eq_any(ids.clone()))
-        }
-        Customers::EmailPrefix(prefix) => {
-            // Many customers match: walk the rows in time order and test each against the
-            // set, rather than gathering every matching customer's rows to sort them. The
-            // unary plus keeps SQLite from reading through the customer index instead.
-            query = query.filter(
-                sql::<Bool>(
-                    "+credit_transactions.user_id IN (SELECT id FROM users WHERE email_lower LIKE ",
-                )
-                .bind::<diesel::sql_types::Text, _>(format!("{}%", like_escape(prefix)))
-                .sql(" ESCAPE '\\')"),
-            );
-        }
+        Customers::Nobody => all.push(Condition::NoRow),
+        Customers::Ids(ids) if ids.len() == 1 => all.push(Condition::Customer(ids[0])),
+        Customers::Ids(ids) => all.push(Condition::Customers(ids.clone())),
+        Customers::EmailPrefix(prefix) => all.push(Condition::EmailPrefix(prefix.clone())),
     }
     if let Some(id) = filter.record_id {
-        query = query.filter(credit_transactions::id.eq(id));
+        all.push(Condition::Record(id));
     }
     if let Some(invoice) = &filter.invoice_id {
-        query = query.filter(credit_transactions::invoice_id.eq(invoice.clone()));
+        all.push(Condition::Invoice(invoice.clone()));
     }
-    if let Some(currency) = &filter.currency {
-        query = query.filter(credit_transactions::currency.eq(currency.to_string()));
+    if let Some(currency) = filter.currency {
+        all.push(Condition::Currency(currency));
     }
     match filter.types.as_slice() {
         [] => {}
-        [one] => query = query.filter(credit_transactions::kind.eq(one.as_str())),
-        many => {
-            query = query.filter(
-                credit_transactions::kind
-                    .eq_any(many.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
-            )
-        }
+        [one] => all.push(Condition::Type(*one)),
+        many => all.push(Condition::Types(many.to_vec())),
     }
     if let Some(reason) = filter.reason {
-        query = query.filter(credit_transactions::reason.eq(reason.as_str()));
+        all.push(Condition::Reason(reason));
     }
     if let Some(from) = filter.from {
-        query = query.filter(credit_transactions::created_at.ge(start_of(from)));
+        all.push(Condition::Since(start_of(from)));
     }
     if let Some(to) = filter.to {
         let end = to
             .next_day()
             .map(start_of)
             .unwrap_or(PrimitiveDateTime::MAX);
-        query = query.filter(credit_transactions::created_at.lt(end));
+        all.push(Condition::Before(end));
     }
-    query
+    all
+}
+
+impl Condition {
+    /// The condition as a diesel filter, its value bound.
+    pub fn filter(&self, query: Boxed) -> Boxed {
+        use credit_transactions as t;
+        match self {
+            Condition::NoRow => query.filter(sql::<Bool>("1 = 0")),
+            Condition::Customer(id) => query.filter(t::user_id.eq(*id)),
+            Condition::Customers(ids) => query.filter(t::user_id.eq_any(ids.clone())),
+            Condition::EmailPrefix(prefix) => query.filter(
+                sql::<Bool>(ROWS_OF_EMAIL_PREFIX.0)
+                    .bind::<Text, _>(format!("{}%", like_escape(prefix)))
+                    .sql(ROWS_OF_EMAIL_PREFIX.1),
+            ),
+            Condition::Record(id) => query.filter(t::id.eq(*id)),
+            Condition::Invoice(invoice) => query.filter(t::invoice_id.eq(invoice.clone())),
+            Condition::Currency(code) => query.filter(t::currency.eq(code.to_string())),
+            Condition::Type(kind) => query.filter(t::kind.eq(kind.as_str())),
+            Condition::Types(kinds) => {
+                query.filter(t::kind.eq_any(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()))
+            }
+            Condition::Reason(reason) => query.filter(t::reason.eq(reason.as_str())),
+            Condition::Since(at) => query.filter(t::created_at.ge(*at)),
+            Condition::Before(at) => query.filter(t::created_at.lt(*at)),
+        }
+    }
+
+    /// The condition as SQL text with its value written as a literal ([`literal`]).
+    pub fn sql(&self, backend: Backend) -> Result<String, NulInText> {
+        let text = literal::text;
+        let list = |items: &mut dyn Iterator<Item = Result<String, NulInText>>| {
+            items.collect::<Result<Vec<_>, _>>().map(|l| l.join(", "))
+        };
+        Ok(match self {
+            Condition::NoRow => "1 = 0".to_owned(),
+            Condition::Customer(id) => format!("credit_transactions.user_id = {id}"),
+            Condition::Customers(ids) => format!(
+                "credit_transactions.user_id IN ({})",
+                list(&mut ids.iter().map(|id| Ok(id.to_string())))?
+            ),
+            Condition::EmailPrefix(prefix) => format!(
+                "{}{}{}",
+                ROWS_OF_EMAIL_PREFIX.0,
+                text(&format!("{}%", like_escape(prefix)))?,
+                ROWS_OF_EMAIL_PREFIX.1
+            ),
+            Condition::Record(id) => format!("credit_transactions.id = {id}"),
+            Condition::Invoice(invoice) => {
+                format!("credit_transactions.invoice_id = {}", text(invoice)?)
+            }
+            Condition::Currency(code) => {
+                format!("credit_transactions.currency = {}", text(code.as_str())?)
+            }
+            Condition::Type(kind) => format!("credit_transactions.kind = {}", text(kind.as_str())?),
+            Condition::Types(kinds) => format!(
+                "credit_transactions.kind IN ({})",
+                list(&mut kinds.iter().map(|k| text(k.as_str())))?
+            ),
+            Condition::Reason(reason) => {
+                format!("credit_transactions.reason = {}", text(reason.as_str())?)
+            }
+            Condition::Since(at) => format!(
+                "credit_transactions.created_at >= {}",
+                literal::timestamp(backend, *at)
+            ),
+            Condition::Before(at) => format!(
+                "credit_transactions.created_at < {}",
+                literal::timestamp(backend, *at)
+            ),
+        })
+    }
+}
+
+/// The rows the filter selects (none of the paging).
+fn filtered(filter: &CreditFilter, customers: &Customers) -> Boxed {
+    conditions(filter, customers).iter().fold(
+        credit_transactions::table.into_boxed(),
+        |query, condition| condition.filter(query),
+    )
 }
 
 /// Where the previous page ended: the last row's time and id.
@@ -382,6 +478,46 @@ pub fn with_names(
             }
         })
         .collect())
+}
+
+/// One ledger row of the export with the customer and author it names, borrowed from
+/// where it was read: the cells of `crate::views::promo_credits::CSV_HEADER` before they
+/// are formatted. Missing values are empty.
+#[derive(Debug, Clone, Copy)]
+pub struct CreditCells<'a> {
+    pub id: i64,
+    pub user_id: i64,
+    pub external_id: &'a str,
+    pub email: &'a str,
+    pub currency: &'a str,
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub delta: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub currency_value: &'a str,
+    pub exchange_rate_e4: i64,
+    pub by: &'a str,
+    pub note: &'a str,
+    pub invoice_id: &'a str,
+    pub created_at: PrimitiveDateTime,
+}
+
+/// Starts the export of every row the filter selects, in its order, as one statement
+/// ([`CreditExport`]): the customers are resolved first, as for the list, and the
+/// conditions written into its SQL.
+pub fn start_export(
+    conn: &mut DbConnection,
+    pool: &Pool,
+    filter: &CreditFilter,
+) -> anyhow::Result<CreditExport> {
+    let customers = resolve_customers(conn, filter)?;
+    let backend = conn.backend();
+    let conditions = conditions(filter, &customers)
+        .iter()
+        .map(|condition| condition.sql(backend))
+        .collect::<Result<Vec<_>, _>>()?;
+    CreditExport::start(conn, pool, &conditions, filter.ascending)
 }
 
 /// One page of the list, and the totals of the whole filter.

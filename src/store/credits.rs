@@ -79,7 +79,7 @@ fn named_history(
 /// `by` as the console shows it: the admin's email or the API key's name that made the row,
 /// else `system`.
 fn label(author: Option<String>) -> String {
-    author.unwrap_or_else(|| "system".to_owned())
+    author.unwrap_or_else(|| SYSTEM_AUTHOR.to_owned())
 }
 
 /// A customer's rows newest first, in one currency or in all, older than `before`.
@@ -109,6 +109,9 @@ pub fn transaction(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Credi
         .first(conn)
         .optional()
 }
+
+/// The author of a row made by the system, or whose admin or API key is no longer there.
+pub const SYSTEM_AUTHOR: &str = "system";
 
 /// Who made each row, as `by` (docs/concepts.md, "The ledger"): the admin's email, the API key's name, or `system`.
 /// One query per actor kind, whatever the number of rows.

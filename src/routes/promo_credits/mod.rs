@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
 use crate::csv_export::{self, CsvWriter, Export};
+use crate::db::credit_export::{CreditExport, CreditRowSink};
 use crate::db::DbConnection;
 use crate::domain::Permission;
 use crate::error::AppError;
@@ -15,13 +16,10 @@ use crate::filters::credit_list::{query_pairs, RawCreditFilter};
 use crate::filters::{from_query, with_paging};
 use crate::startup::AppState;
 use crate::store::configs;
-use crate::store::credit_list::{self, CreditFilter};
-use crate::views::promo_credits::{write_csv_row, CreditListPage, ResultsFragment, CSV_HEADER};
+use crate::store::credit_list::{self, CreditCells};
+use crate::views::promo_credits::{CreditListPage, CsvRows, ResultsFragment, CSV_HEADER};
 use crate::views::Layout;
 use crate::web::{html, htmx_targets, with_conn};
-
-/// Rows read per step of an export.
-const EXPORT_CHUNK: i64 = 5000;
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -67,32 +65,42 @@ pub async fn export(
         &query_pairs(&filter),
         &admin.audit,
     );
-    csv_export::stream(&state, export, move |conn, writer| {
-        write_all_rows(conn, &filter, writer)
+    let pool = state.pool.clone();
+    csv_export::stream_prepared(&state, export, move |conn| {
+        let rows = credit_list::start_export(conn, &pool, &filter).map_err(AppError::internal)?;
+        Ok(move |conn: &mut DbConnection, writer: &mut CsvWriter| {
+            write_all_rows(conn, rows, writer)
+        })
     })
     .await
 }
 
-/// Every row the filter selects, in keyset chunks.
+/// Every row the export's statement reads, formatted where the database did not.
 fn write_all_rows(
     conn: &mut DbConnection,
-    filter: &CreditFilter,
+    rows: CreditExport,
     writer: &mut CsvWriter,
 ) -> anyhow::Result<()> {
     writer.write_header(CSV_HEADER)?;
-    let customers = credit_list::resolve_customers(conn, filter)?;
-    let mut cursor = None;
-    loop {
-        let rows = credit_list::page(conn, filter, &customers, cursor, EXPORT_CHUNK)?;
-        let Some(last) = rows.last() else { break };
-        cursor = Some((last.created_at, last.id));
-        let full = rows.len() as i64 == EXPORT_CHUNK;
-        for listed in credit_list::with_names(conn, rows)? {
-            write_csv_row(writer, &listed)?;
-        }
-        if !full {
-            return Ok(());
-        }
+    let mut sink = Rows {
+        writer,
+        format: CsvRows::default(),
+    };
+    rows.write_to(conn, &mut sink)
+}
+
+/// The export's CSV writer as the database's rows arrive.
+struct Rows<'w> {
+    writer: &'w mut CsvWriter,
+    format: CsvRows,
+}
+
+impl CreditRowSink for Rows<'_> {
+    fn formatted(&mut self, csv: &[u8], rows: u64) -> anyhow::Result<()> {
+        Ok(self.writer.write_formatted(csv, rows)?)
     }
-    Ok(())
+
+    fn cells(&mut self, row: &CreditCells<'_>) -> anyhow::Result<()> {
+        Ok(self.format.write(self.writer, row)?)
+    }
 }

@@ -4,19 +4,21 @@
 pub mod balances;
 pub mod summary;
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use askama::Template;
 
 use super::{as_typed, short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
-use crate::db::iso8601;
-use crate::domain::{
-    format_credits, format_grouped, CurrencyCode, ExchangeRate, Reason, TransactionType,
-};
+use crate::db::write_iso8601;
+use crate::domain::{format_credits, format_grouped, Reason, TransactionType};
 use crate::filters::credit_list::{query_pairs, RawCreditFilter};
 use crate::filters::{Paging, PAGE_SIZES};
 use crate::forms::FieldErrors;
-use crate::store::credit_list::{CreditFilter, ListPage, NamedRow, Totals, MAX_LISTED_CUSTOMERS};
+use crate::store::credit_list::{
+    CreditCells, CreditFilter, ListPage, NamedRow, Totals, MAX_LISTED_CUSTOMERS,
+};
 use crate::web::href;
 
 pub const CSV_HEADER: [&str; 16] = [
@@ -38,36 +40,75 @@ pub const CSV_HEADER: [&str; 16] = [
     "created_at",
 ];
 
-/// The exchange rate as exported: at least the currency's minor units (`1.00`, `0.125`).
-pub fn rate_text(currency: &str, rate_e4: i64) -> String {
-    let minor = CurrencyCode::parse(currency)
-        .map(|c| c.minor_units())
-        .unwrap_or(2);
-    ExchangeRate::from_e4(rate_e4)
-        .map(|r| r.display_for(minor))
-        .unwrap_or_default()
+pub use crate::domain::rate_text;
+
+/// Writes the export's rows from their cells ([`CreditCells`]) with the csv crate's quoting,
+/// reusing its buffers: no allocation per row or per cell, but for the rare cell that takes
+/// a formula guard. PostgreSQL formats the same cells in SQL
+/// (`crate::db::credit_export::postgres`); the golden files of tests/credit_export.rs hold
+/// both to these bytes.
+#[derive(Default)]
+pub struct CsvRows {
+    numbers: [itoa::Buffer; 5],
+    time: Vec<u8>,
+    /// The exchange rates written lately, by currency and rate: a ledger holds few.
+    rates: Vec<(String, i64, String)>,
 }
 
-pub fn write_csv_row(writer: &mut CsvWriter, listed: &NamedRow) -> csv::Result<()> {
-    let row = &listed.row;
-    writer.write_record([
-        row.id.to_string().as_str(),
-        row.user_id.to_string().as_str(),
-        &text_cell(&listed.external_id),
-        &text_cell(&listed.email),
-        &text_cell(&row.currency),
-        &row.kind,
-        row.reason.as_deref().unwrap_or(""),
-        row.delta.to_string().as_str(),
-        row.balance_before.to_string().as_str(),
-        row.balance_after.to_string().as_str(),
-        &row.currency_value,
-        &rate_text(&row.currency, row.exchange_rate_e4),
-        &text_cell(&listed.by),
-        &text_cell(&row.note),
-        &text_cell(row.invoice_id.as_deref().unwrap_or("")),
-        &iso8601(row.created_at),
-    ])
+/// Rates remembered by [`CsvRows`].
+const RATES_KEPT: usize = 16;
+
+impl CsvRows {
+    pub fn write(&mut self, writer: &mut CsvWriter, row: &CreditCells<'_>) -> csv::Result<()> {
+        writer.write_record(self.cells(row))
+    }
+
+    /// The row's cells as they are written, before the csv crate quotes them.
+    pub fn cells<'s>(&'s mut self, row: &CreditCells<'s>) -> [Cow<'s, [u8]>; 16] {
+        let rate = self.rate(row.currency, row.exchange_rate_e4);
+        write_iso8601(&mut self.time, row.created_at);
+        let [id, user_id, delta, before, after] = &mut self.numbers;
+        let number = |text: &'s str| Cow::Borrowed(text.as_bytes());
+        let text = |cell: &'s str| match text_cell(cell) {
+            Cow::Borrowed(cell) => Cow::Borrowed(cell.as_bytes()),
+            Cow::Owned(cell) => Cow::Owned(cell.into_bytes()),
+        };
+        [
+            number(id.format(row.id)),
+            number(user_id.format(row.user_id)),
+            text(row.external_id),
+            text(row.email),
+            text(row.currency),
+            Cow::Borrowed(row.kind.as_bytes()),
+            Cow::Borrowed(row.reason.as_bytes()),
+            number(delta.format(row.delta)),
+            number(before.format(row.balance_before)),
+            number(after.format(row.balance_after)),
+            Cow::Borrowed(row.currency_value.as_bytes()),
+            Cow::Borrowed(self.rates[rate].2.as_bytes()),
+            text(row.by),
+            text(row.note),
+            text(row.invoice_id),
+            Cow::Borrowed(&self.time),
+        ]
+    }
+
+    /// Where `rate_text(currency, rate_e4)` is in `self.rates`.
+    fn rate(&mut self, currency: &str, rate_e4: i64) -> usize {
+        if let Some(at) = self
+            .rates
+            .iter()
+            .position(|(c, r, _)| *r == rate_e4 && c == currency)
+        {
+            return at;
+        }
+        if self.rates.len() == RATES_KEPT {
+            self.rates.remove(0);
+        }
+        self.rates
+            .push((currency.to_owned(), rate_e4, rate_text(currency, rate_e4)));
+        self.rates.len() - 1
+    }
 }
 
 /// A row as the table shows it.
@@ -364,4 +405,83 @@ impl CreditListPage {
 #[template(path = "promo_credits/results.html")]
 pub struct ResultsFragment {
     pub results: Results,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::iso8601;
+    use proptest::prelude::*;
+    use time::{Date, Month, PrimitiveDateTime, Time};
+
+    /// The cells as the export wrote them before it borrowed them: one `String` per cell.
+    fn written_one_by_one(row: &CreditCells<'_>) -> Vec<String> {
+        vec![
+            row.id.to_string(),
+            row.user_id.to_string(),
+            text_cell(row.external_id).into_owned(),
+            text_cell(row.email).into_owned(),
+            text_cell(row.currency).into_owned(),
+            row.kind.to_owned(),
+            row.reason.to_owned(),
+            row.delta.to_string(),
+            row.balance_before.to_string(),
+            row.balance_after.to_string(),
+            row.currency_value.to_owned(),
+            rate_text(row.currency, row.exchange_rate_e4),
+            text_cell(row.by).into_owned(),
+            text_cell(row.note).into_owned(),
+            text_cell(row.invoice_id).into_owned(),
+            iso8601(row.created_at),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Rows one after another through one `CsvRows` (its buffers and remembered rates
+        /// reused) give the cells the one-by-one formatting gives.
+        #[test]
+        fn reused_buffers_write_what_fresh_strings_write(
+            rows in prop::collection::vec((
+                any::<i64>(),
+                "[=+@\\-\t\r\n,\"a-zé]{0,6}",
+                prop::sample::select(vec!["EUR", "JPY", "BHD", "XXX", "=A"]),
+                prop_oneof![Just(10_000i64), Just(1_250), any::<i64>()],
+                (1i32..=9999, 0u32..1_000_000),
+            ), 1..40),
+        ) {
+            let mut format = CsvRows::default();
+            for (number, text, currency, rate, (year, micros)) in &rows {
+                let created_at = PrimitiveDateTime::new(
+                    Date::from_calendar_date(*year, Month::March, 9).unwrap(),
+                    Time::from_hms_micro(23, 59, 1, *micros).unwrap(),
+                );
+                let row = CreditCells {
+                    id: *number,
+                    user_id: number.wrapping_mul(3),
+                    external_id: text,
+                    email: text,
+                    currency,
+                    kind: "admin_added",
+                    reason: "",
+                    delta: -number.wrapping_add(1),
+                    balance_before: *number / 2,
+                    balance_after: i64::MIN,
+                    currency_value: "12.50",
+                    exchange_rate_e4: *rate,
+                    by: text,
+                    note: text,
+                    invoice_id: "",
+                    created_at,
+                };
+                let cells: Vec<String> = format
+                    .cells(&row)
+                    .iter()
+                    .map(|cell| String::from_utf8(cell.to_vec()).unwrap())
+                    .collect();
+                prop_assert_eq!(cells, written_one_by_one(&row));
+            }
+        }
+    }
 }
