@@ -141,7 +141,7 @@ async fn housekeeping(pool: Pool) {
 }
 
 /// How often the server copies SQLite's write-ahead log into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// On SQLite, checkpoints every [`CHECKPOINT_EVERY`] outside any request
 /// (`crate::db::dialect::checkpoint`), for as long as the server runs; on PostgreSQL, ends at

@@ -252,16 +252,35 @@ pub fn insert_idempotency_key(
     .map(|inserted| inserted == 1)
 }
 
-/// Copies the pages of the write-ahead log into the SQLite file, without waiting for or
-/// holding up readers and writers (`PASSIVE`): the server's background checkpoint, which
-/// keeps the writers' own (`wal_autocheckpoint`) from running, with its fsync, while
-/// a request holds the write lock. Nothing to do on PostgreSQL.
+/// Above this many pages in SQLite's write-ahead log after a background pass, the
+/// checkpoint finishes the copy with the writers held back, so the log starts over.
+const LOG_PAGES_TO_FINISH: i64 = 2_000;
+
+/// The server's background checkpoint on SQLite: copies the pages of the write-ahead log into
+/// the database file outside any request, so a request's writer seldom pays for the copy and
+/// its fsync (SQLite's own checkpoint, by the writer that commits the 10,000th page, stays as
+/// the fallback). A first pass runs beside the writers (`PASSIVE`), but with writers always
+/// appending it never catches up, and the log only starts over once a checkpoint has copied
+/// all of it; so when the log holds more than [`LOG_PAGES_TO_FINISH`] pages, a second pass
+/// copies the few pages written meanwhile with the writers of the process held back
+/// ([`SQLITE_WRITERS`]), and the next writer starts the log over. Nothing to do on
+/// PostgreSQL.
 pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
-    use diesel::connection::SimpleConnection;
-    match conn {
-        DbConnection::Pg(_) => Ok(()),
-        DbConnection::Sqlite(sqlite) => sqlite.batch_execute("PRAGMA wal_checkpoint(PASSIVE)"),
+    #[derive(QueryableByName)]
+    struct Pass {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        log: i64,
     }
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return Ok(());
+    };
+    let pass = || diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)");
+    let first: Pass = pass().get_result(sqlite)?;
+    if first.log > LOG_PAGES_TO_FINISH {
+        let _turn = SQLITE_WRITERS.lock();
+        pass().execute(sqlite)?;
+    }
+    Ok(())
 }
 
 /// Bigger page cache and no fsync on SQLite, no synchronous commit on PostgreSQL, for this
