@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::api::Api;
 use common::{configure, set_balance, Client, TestApp, PASSWORD};
 use creditdesk::db::schema::{credit_transactions, users};
 use creditdesk::domain::{CurrencyCode, Email, Note, Role};
@@ -127,41 +128,15 @@ fn first_difference(golden: &[u8], exported: &[u8]) -> Option<String> {
     ))
 }
 
-/// A checkout with an API key.
-struct Api {
-    base: String,
-    bearer: String,
-    agent: ureq::Agent,
-}
+/// A checkout with an API key, making the history's API changes.
+struct Checkout(Api);
 
-impl Api {
-    fn new(app: &TestApp, name: &str) -> Api {
-        let key =
-            creditdesk::store::api_keys::create(&mut app.conn(), name, None, &Audit::system())
-                .unwrap();
-        Api {
-            base: format!("{}/api/v1", app.address),
-            bearer: format!("Bearer {}", key.secret),
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into(),
-        }
-    }
-
+impl Checkout {
     /// POSTs `body` and expects 201; returns the answer.
     fn post(&self, path: &str, body: Value) -> Value {
-        let mut response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", &self.bearer)
-            .header("Content-Type", "application/json")
-            .send(body.to_string())
-            .expect("API request");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        assert_eq!(status, 201, "POST {path} {body}: {text}");
-        serde_json::from_str(&text).unwrap()
+        let answer = self.0.post(path, &body);
+        assert_eq!(answer.status, 201, "POST {path} {body}: {}", answer.body);
+        answer.json
     }
 
     fn customer(&self, email: &str, external_id: Option<&str>) -> i64 {
@@ -230,7 +205,7 @@ fn build_history(app: &TestApp) {
     configure(&mut app.conn(), "JPY", "1000");
     configure(&mut app.conn(), "BHD", "0.125");
 
-    let api = Api::new(app, "+Checkout, \"EU\"");
+    let api = Checkout(Api::new(app, "+Checkout, \"EU\""));
     let ann = api.customer("Ann@Example.com", Some("cus_1"));
     let formula = api.customer("=cmd@example.com", Some("=1+2"));
     let plus = api.customer("+plus@example.com", Some("+49 151, \"mobile\""));

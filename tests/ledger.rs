@@ -160,6 +160,19 @@ fn sixty_four_writers_on_one_database_never_see_it_locked() {
     assert_verified(&pool);
 }
 
+/// The server's background checkpoint (`db::dialect::checkpoint`) reads SQLite's answer to
+/// `wal_checkpoint` and runs on either database after changes.
+#[test]
+fn the_background_checkpoint_runs_after_changes() {
+    let (_db, pool, user) = setup();
+    let mut conn = pool.get().unwrap();
+    for _ in 0..20 {
+        adjust(&mut conn, user, Change::By(1), None).unwrap();
+    }
+    db::dialect::checkpoint(&mut conn).expect("checkpoint");
+    assert_verified(&pool);
+}
+
 #[test]
 fn concurrent_changes_with_one_version_let_exactly_one_win() {
     let (_db, pool, user) = setup();

@@ -2,6 +2,7 @@
 //! database when `TEST_DATABASE_URL` names a server), dropped afterwards.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod process;
 pub mod served;
 
