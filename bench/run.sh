@@ -13,12 +13,14 @@
 #   - customer import from the command line: a file of $IMPORT_ROWS new customers with
 #     opening balances in two currencies, on a fresh database (check + apply, the dry run
 #     alone, and the same file again).
-# Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql.
+#   - the floors: the same database work without the console around it (bench/floor.rs, and
+#     pgbench with bench/floor-postgres.sql on PostgreSQL);
+# Figures go to stdout and to $BENCH_DIR/results.md. Needs: wrk, curl, sqlite3, psql, pgbench.
 #
 #   bench/run.sh                                 # everything (about 30 min on 2 cores)
 #   CUSTOMERS=100000 ROWS=1000000 bench/run.sh   # smaller
 #   REUSE=1 bench/run.sh                         # keep databases seeded (and verified) by an earlier run
-#   MEASURES="api dashboard" bench/run.sh        # only some measures (tab list dashboard export api import)
+#   MEASURES="api dashboard" bench/run.sh        # only some measures (tab list dashboard export api floor import)
 #   BIN=/tmp/creditdesk-before bench/run.sh      # measure another build of the console
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,7 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DB=${PG_DB:-creditdesk_bench}
 OUT=${BENCH_DIR:-target/bench}
 REUSE=${REUSE:-0}
-MEASURES=${MEASURES:-"tab list dashboard export api import"}
+MEASURES=${MEASURES:-"tab list dashboard export api floor import"}
 IMPORT_ROWS=${IMPORT_ROWS:-100000}
 PORT=${PORT:-18500}
 YARDSTICK_PORT=${YARDSTICK_PORT:-18501}
@@ -42,10 +44,12 @@ BENCH_PASSWORD=bench-password-123
 for tool in wrk curl sqlite3 psql; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install wrk curl sqlite3 postgresql-client)"; exit 1; }
 done
+PGBENCH=${PGBENCH:-$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n 1)}
 mkdir -p "$OUT"
-cargo build --release --bin creditdesk --example yardstick
+cargo build --release --bin creditdesk --example yardstick --example floor
 BIN=${BIN:-target/release/creditdesk}
 YARDSTICK=target/release/examples/yardstick
+FLOOR=target/release/examples/floor
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; [ -n "${YARDSTICK_PID:-}" ] && kill "$YARDSTICK_PID" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -276,8 +280,31 @@ import_timing() {
   echo "import of $IMPORT_ROWS rows: ${R[$backend,import_s]} s (dry run ${R[$backend,import_dry_s]} s, again ${R[$backend,import_again_s]} s)"
 }
 
+# The floors: the same database work without the console around it, with the server
+# stopped (bench/floor.rs: the tab's reads and the ledger's write in one thread, in process;
+# on PostgreSQL also pgbench running an API adjustment's statements, bench/floor-postgres.sql,
+# with 16 clients like wrk, then `verify`).
+floors() {
+  local backend=$1 url out token
+  url=$(db_url "$backend")
+  token=${COOKIE#creditdesk_session=}
+  out=$("$FLOOR" "$url" "$CUSTOMERS" "$token")
+  echo "$out"
+  R[$backend,floor_yardstick_us]=$(echo "$out" | awk '/^yardstick read:/ { print $3 }')
+  R[$backend,floor_tab_us]=$(echo "$out" | awk '/^tab reads/ { for (i = 1; i <= NF; i++) if ($i == "µs") { print $(i - 1); exit } }')
+  R[$backend,floor_write_rps]=$(echo "$out" | awk '/^ledger write:/ { print $5 }')
+  if [ "$backend" = postgres ]; then
+    local step=$(( CUSTOMERS / WRITE_CUSTOMERS > 0 ? CUSTOMERS / WRITE_CUSTOMERS : 1 )) mode
+    for mode in prepared extended; do
+      R[$backend,floor_pgbench_$mode]=$("$PGBENCH" -n -M "$mode" -c16 -j2 -T"$DURATION" -D step="$step" \
+        -f bench/floor-postgres.sql "$url" 2>&1 | awk '/^tps/ { printf "%.0f", $3 }')
+    done
+    "$BIN" --database-url "$url" verify >/dev/null || { echo "verify failed after pgbench"; exit 1; }
+  fi
+}
+
 measure() { [[ " $MEASURES " == *" $1 "* ]]; }
-served_measures() { local m; for m in tab list dashboard export api; do measure "$m" && return 0; done; return 1; }
+served_measures() { local m; for m in tab list dashboard export api floor; do measure "$m" && return 0; done; return 1; }
 for backend in $BACKENDS; do
   echo "=== $backend"
   if measure import; then echo "--- import"; import_timing "$backend"; fi
@@ -293,6 +320,7 @@ for backend in $BACKENDS; do
   if measure api; then echo "--- API adjustments"; api_throughput "$backend"; fi
   if measure export; then echo "--- export"; export_and_dump "$backend"; fi
   stop_server
+  if measure floor; then echo "--- floors"; floors "$backend"; fi
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -325,6 +353,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   line "API adjustments, p99 latency (target ≤ 50ms)" api_p99
   line "API adjustments, non-2xx answers" api_errors
   line "verify after the adjustments" api_verify
+  line "floor: the yardstick's read alone, µs" floor_yardstick_us
+  line "floor: the tab's reads alone (session, customer, account, 21 rows), µs" floor_tab_us
+  line "floor: ledger writes one after the other, in process, writes/s" floor_write_rps
+  line "floor: pgbench, an adjustment's statements, 16 clients, prepared, tx/s" floor_pgbench_prepared
+  line "floor: pgbench, the same, parsed each time, tx/s" floor_pgbench_extended
   line "export all rows (s)" export_s
   line "export bytes" export_bytes
   line "database's own CSV dump (s)" dump_s

@@ -21,21 +21,22 @@ fn adjust(
     change: Change,
     expected_version: Option<i64>,
 ) -> Result<Posted, LedgerError> {
-    ledger::adjust(
-        conn,
-        Adjustment {
-            user_id,
-            currency: currency("EUR"),
-            change,
-            note: Note::parse("test change").unwrap(),
-            reason: None,
-            expected_version,
-            actor: Actor::System,
-            source: Source::Console,
-            idempotency_key: None,
-            audit: None,
-        },
-    )
+    ledger::adjust(conn, adjustment(user_id, change, expected_version))
+}
+
+fn adjustment(user_id: i64, change: Change, expected_version: Option<i64>) -> Adjustment {
+    Adjustment {
+        user_id,
+        currency: currency("EUR"),
+        change,
+        note: Note::parse("test change").unwrap(),
+        reason: None,
+        expected_version,
+        actor: Actor::System,
+        source: Source::Console,
+        idempotency_key: None,
+        audit: None,
+    }
 }
 
 fn setup() -> (TestDb, Pool, i64) {
@@ -485,4 +486,89 @@ fn opening_balances_open_new_accounts_all_or_none() {
     assert!(matches!(again, LedgerError::AlreadyOpened), "{again}");
     drop(conn);
     assert_verified(&pool);
+}
+
+/// The ledger's write statements (`db::prepared::Prepared`) are prepared once per connection
+/// and reused: three changes on one connection put each in its statement cache once. diesel
+/// would otherwise prepare every one-row `INSERT` and `UPDATE` again at each change.
+#[test]
+fn a_change_prepares_its_write_statements_once_per_connection() {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::Mutex;
+
+    // Arrange: a customer, then a connection of its own (the pool, and with it SQLite's
+    // writer connection, is gone), whose prepared statements are recorded.
+    let (db, pool, user) = setup();
+    drop(pool);
+    let mut conn = DbConnection::establish(&db.url).unwrap();
+    let events: Arc<Mutex<Vec<(bool, String)>>> = Arc::default();
+    let record = events.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        // SQLite quotes names with backticks, PostgreSQL with double quotes.
+        let push = |cached: bool, sql: String| {
+            record
+                .lock()
+                .unwrap()
+                .push((cached, sql.replace('`', "\"")))
+        };
+        match event {
+            InstrumentationEvent::CacheQuery { sql, .. } => push(true, sql.to_owned()),
+            InstrumentationEvent::StartQuery { query, .. } => push(false, query.to_string()),
+            _ => {}
+        }
+    });
+
+    // Act: three changes, each with its activity row.
+    let audit = creditdesk::store::activity::Audit::new("test", None);
+    for _ in 0..3 {
+        let mut change = adjustment(user, Change::By(5), None);
+        change.audit = Some(audit.clone());
+        ledger::adjust(&mut conn, change).unwrap();
+    }
+
+    // Assert: each write ran three times and was prepared for the cache once.
+    let events = events.lock().unwrap();
+    for start in [
+        "INSERT INTO \"credit_transactions\"",
+        "UPDATE \"credit_accounts\"",
+        "INSERT INTO \"activity_log\"",
+        "INSERT INTO \"credit_daily_totals\"",
+    ] {
+        let count = |cached: bool| {
+            events
+                .iter()
+                .filter(|(c, sql)| *c == cached && sql.starts_with(start))
+                .count()
+        };
+        assert_eq!(count(false), 3, "{start} runs once per change: {events:#?}");
+        assert_eq!(count(true), 1, "{start} is prepared once: {events:#?}");
+    }
+}
+
+/// On SQLite every write transaction of the process runs on the database's one writer
+/// connection (`db::writer`), whichever pooled connection asks: a temporary table, which only
+/// the connection that made it sees, made in one write is there in a write asked for by
+/// another connection. On PostgreSQL each write runs on its caller's connection.
+#[test]
+fn write_transactions_on_sqlite_share_one_writer_connection() {
+    let (db, pool, _user) = setup();
+    let mut first = pool.get().unwrap();
+    let mut second = pool.get().unwrap();
+    db::write_transaction(&mut first, |conn| {
+        conn.batch_execute("CREATE TEMPORARY TABLE writer_mark (n INTEGER)")
+    })
+    .unwrap();
+    let seen = db::write_transaction(&mut second, |conn| {
+        conn.batch_execute("INSERT INTO writer_mark VALUES (1)")
+    });
+    if db.is_postgres() {
+        assert!(
+            seen.is_err(),
+            "another session does not see the temporary table"
+        );
+    } else {
+        seen.expect("the second write runs on the connection of the first");
+        // The pooled connection itself never saw the table.
+        assert!(second.batch_execute("SELECT n FROM writer_mark").is_err());
+    }
 }

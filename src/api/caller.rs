@@ -21,6 +21,11 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         Actor::ApiKey(self.key_id)
     }
+
+    /// How the rows this key writes name their author (`by`): the key's name.
+    pub fn label(&self) -> String {
+        self.audit.actor.clone()
+    }
 }
 
 impl FromRequest for Caller {

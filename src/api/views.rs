@@ -9,6 +9,7 @@ use crate::db::iso8601;
 use crate::db::models::{CreditAccount, PromoCreditConfig, User};
 use crate::domain::{Application, Limit, Reason, TransactionType};
 use crate::ledger::invoices::{Payment, Refunded};
+use crate::ledger::Posted;
 use crate::store::credit_list::NamedRow;
 use crate::views::promo_credits::balances::plain_value;
 use crate::views::promo_credits::rate_text;
@@ -179,6 +180,16 @@ pub struct AdjustmentJson {
     pub account: AccountJson,
 }
 
+impl AdjustmentJson {
+    /// `by`: the label of the change's author.
+    pub fn new(posted: &Posted, by: String) -> AdjustmentJson {
+        AdjustmentJson {
+            transaction: TransactionJson::new(&posted.named(by)),
+            account: AccountJson::new(&posted.config, Some(&posted.account)),
+        }
+    }
+}
+
 /// What credits do to an invoice.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewJson {
@@ -248,18 +259,19 @@ pub struct RefundJson {
 }
 
 impl RefundJson {
-    pub fn new(
-        refunded: &Refunded,
-        transaction: &NamedRow,
-        config: &PromoCreditConfig,
-    ) -> RefundJson {
+    /// `by`: the label of the refund's author.
+    pub fn new(refunded: &Refunded, by: String) -> RefundJson {
         let payment = &refunded.payment;
+        let AdjustmentJson {
+            transaction,
+            account,
+        } = AdjustmentJson::new(&refunded.posted, by);
         RefundJson {
             invoice_id: payment.invoice_id.clone(),
             credits_refunded: refunded.posted.transaction.delta,
             credits_refundable: payment.credits_applied - payment.credits_refunded,
-            transaction: TransactionJson::new(transaction),
-            account: AccountJson::new(config, Some(&refunded.posted.account)),
+            transaction,
+            account,
         }
     }
 }

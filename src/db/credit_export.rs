@@ -197,8 +197,8 @@ fn postgres_cells(known_rates: &[(String, i64, String)]) -> Result<String, NulIn
     Ok([
         column("id"),
         column("user_id"),
-        postgres::text_cell("COALESCE(u.external_id, '')"),
-        postgres::text_cell("COALESCE(u.email, '')"),
+        postgres::text_cell("u.external_id"),
+        postgres::text_cell("u.email"),
         postgres::text_cell(&column("currency")),
         postgres::plain(&column("kind")),
         postgres::plain(&column("reason")),

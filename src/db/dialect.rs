@@ -12,6 +12,7 @@ use super::schema::{
     admins, credit_accounts, customer_imports, idempotency_keys, invoice_payments,
     promo_credit_configs,
 };
+use super::writer::SqliteWriter;
 use super::DbConnection;
 use crate::store::idempotency::KeyUse;
 
@@ -55,20 +56,28 @@ impl DbConnection {
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
-/// Writers of this process take turns here before SQLite's write lock, first come first
-/// served. SQLite lets one writer in at a time and makes the others poll with growing
-/// sleeps (`busy_timeout`): under 16 concurrent writers a request could wait over a second
-/// while later ones passed it. Queued here in arrival order, each waiting writer is woken
-/// the moment the previous one commits, and SQLite's own wait remains only for writers in
-/// other processes (the command line). One queue for every SQLite database of the process:
-/// a write transaction is a fraction of a millisecond of database work.
+/// Writers of this process that have no [`SqliteWriter`] (a connection opened outside a
+/// pool) take turns here before SQLite's write lock, first come first served. SQLite lets one
+/// writer in at a time and makes the others poll with growing sleeps (`busy_timeout`): under
+/// 16 concurrent writers a request could wait over a second while later ones passed it.
 static SQLITE_WRITERS: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
-/// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, which takes the
-/// database's single write lock at once (after [`SQLITE_WRITERS`], then waiting on
-/// `busy_timeout`), so a read-then-write inside cannot fail with "database is locked"
-/// half-way; on PostgreSQL it is an ordinary transaction whose rows are locked as they are
-/// read ([`lock_account`]). Inside an open transaction it nests as a savepoint.
+/// Whose turn it is to write to a SQLite database: its writer connection's, or a connection's
+/// of its own behind [`SQLITE_WRITERS`].
+enum Turn<'w> {
+    Writer(parking_lot::FairMutexGuard<'w, DbConnection>),
+    Shared {
+        _held: parking_lot::FairMutexGuard<'static, ()>,
+    },
+}
+
+/// A transaction that will write. On SQLite it runs on the database's writer connection
+/// ([`SqliteWriter`]), whatever connection the caller holds, in arrival order, and starts
+/// with `BEGIN IMMEDIATE`, which takes SQLite's single write lock at once (only writers in
+/// other processes, the command line, make it wait on `busy_timeout`), so a read-then-write
+/// inside cannot fail with "database is locked" half-way. On PostgreSQL it is an ordinary
+/// transaction on the caller's connection, whose rows are locked as they are read
+/// ([`lock_account`]). Inside an open transaction it nests as a savepoint.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -78,9 +87,20 @@ where
         .transaction_depth()
         .map_err(E::from)?
         .is_some();
-    let _turn = match conn {
-        DbConnection::Sqlite(_) if !nested => Some(SQLITE_WRITERS.lock()),
+    let writer = match conn {
+        DbConnection::Sqlite(sqlite) if !nested => SqliteWriter::of(sqlite).map_err(E::from)?,
         _ => None,
+    };
+    let mut turn = match (&writer, &*conn) {
+        (Some(writer), _) => Some(Turn::Writer(writer.turn().map_err(E::from)?)),
+        (None, DbConnection::Sqlite(_)) if !nested => Some(Turn::Shared {
+            _held: SQLITE_WRITERS.lock(),
+        }),
+        _ => None,
+    };
+    let conn = match &mut turn {
+        Some(Turn::Writer(writer)) => &mut **writer,
+        _ => conn,
     };
     match conn {
         DbConnection::Sqlite(sqlite) if !nested => {
@@ -262,8 +282,8 @@ const LOG_PAGES_TO_FINISH: i64 = 2_000;
 /// the fallback). A first pass runs beside the writers (`PASSIVE`), but with writers always
 /// appending it never catches up, and the log only starts over once a checkpoint has copied
 /// all of it; so when the log holds more than [`LOG_PAGES_TO_FINISH`] pages, a second pass
-/// copies the few pages written meanwhile with the writers of the process held back
-/// ([`SQLITE_WRITERS`]), and the next writer starts the log over. Nothing to do on
+/// copies the few pages written meanwhile on the writer connection, in the writers' turn
+/// ([`SqliteWriter`]), and the next writer starts the log over. Nothing to do on
 /// PostgreSQL.
 pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
     #[derive(QueryableByName)]
@@ -277,8 +297,13 @@ pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
     let pass = || diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)");
     let first: Pass = pass().get_result(sqlite)?;
     if first.log > LOG_PAGES_TO_FINISH {
-        let _turn = SQLITE_WRITERS.lock();
-        pass().execute(sqlite)?;
+        match SqliteWriter::of(sqlite)? {
+            Some(writer) => per_backend!(&mut *writer.turn()?, |c| pass().execute(c))?,
+            None => {
+                let _turn = SQLITE_WRITERS.lock();
+                pass().execute(sqlite)?
+            }
+        };
     }
     Ok(())
 }

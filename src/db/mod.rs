@@ -8,7 +8,9 @@ pub mod credit_export;
 pub mod dialect;
 pub mod literal;
 pub mod models;
+pub mod prepared;
 pub mod schema;
+pub mod writer;
 
 pub use dialect::{lock_account, write_transaction, Backend};
 
@@ -44,6 +46,8 @@ pub struct Pool {
     reach: Arc<Reach>,
     checkout_timeout: Duration,
     url: DatabaseUrl,
+    /// SQLite's writer connection, kept for as long as the pool lives.
+    _writer: Option<Arc<writer::SqliteWriter>>,
 }
 
 /// While the last attempt to connect failed, a checkout waits at most this long.
@@ -254,12 +258,13 @@ impl PoolOptions {
     }
 }
 
-/// Connects once (so a bad URL fails at once with the real error), then builds the pool.
+/// Connects once (so a bad URL fails at once with the real error; on SQLite that connection
+/// becomes the database's writer, `writer`), then builds the pool.
 pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
     let url = DatabaseUrl::parse(url);
     let manager = ConnectionManager::new(url.clone());
     let first = r2d2::ManageConnection::connect(&manager)?;
-    drop(first);
+    let writer = writer::SqliteWriter::adopt(first, manager.clone())?;
     let reach = manager.reach.clone();
     let inner = r2d2::Pool::builder()
         .max_size(options.max_size.max(1))
@@ -273,6 +278,7 @@ pub fn connect(url: &str, options: PoolOptions) -> Result<Pool, ConnectError> {
         reach,
         checkout_timeout: options.checkout_timeout,
         url,
+        _writer: writer,
     })
 }
 

@@ -20,6 +20,7 @@ use crate::db::dialect::{insert_account_if_absent, per_backend};
 use crate::db::models::{
     CreditAccount, CreditTransaction, NewCreditAccount, NewCreditTransaction, PromoCreditConfig,
 };
+use crate::db::prepared::Prepared;
 use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions, users};
 use crate::db::{lock_account, now_utc, write_transaction, DbConnection};
 use crate::domain::{
@@ -28,6 +29,7 @@ use crate::domain::{
 };
 use crate::store::activity::{self, Audit};
 use crate::store::configs;
+use crate::store::credit_list::NamedRow;
 
 /// Who made a change; exported as `by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +112,35 @@ pub struct Entry {
     pub currency_value: Option<Money>,
 }
 
-/// A change that was written: the ledger row and the account after it.
+/// A change that was written: the ledger row, the account after it, and what the locked
+/// transaction read to write them (the currency's settings, the customer's names), so an
+/// answer needs no second read.
 #[derive(Debug, Clone)]
 pub struct Posted {
     pub transaction: CreditTransaction,
     pub account: CreditAccount,
+    pub config: PromoCreditConfig,
+    pub customer: Holder,
+}
+
+/// The customer an account belongs to, as a ledger row names them.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub email: String,
+    pub external_id: Option<String>,
+}
+
+impl Posted {
+    /// The row with its customer and its author's label (`by`, docs/concepts.md, "The
+    /// ledger"), which the caller knows.
+    pub fn named(&self, by: String) -> NamedRow {
+        NamedRow {
+            row: self.transaction.clone(),
+            email: self.customer.email.clone(),
+            external_id: self.customer.external_id.clone().unwrap_or_default(),
+            by,
+        }
+    }
 }
 
 /// An account as the locked transaction sees it (zero and version 0 when it does not exist
@@ -245,7 +271,7 @@ where
         expected_version,
         audit,
     } = target;
-    let customer_email = customer_email(conn, user_id)?;
+    let customer = holder(conn, user_id)?;
     let config = configs::find(conn, currency.as_str())?
         .ok_or_else(|| LedgerError::CurrencyNotOffered(currency.to_string()))?;
     let existing = lock_account(conn, user_id, currency.as_str())?;
@@ -280,7 +306,7 @@ where
             None => return Ok(None),
         }
     }
-    let posted = write_entry(conn, &locked, entry, balance_after, now)?;
+    let posted = write_entry(conn, locked, customer, entry, balance_after, now)?;
     if let Some(audit) = audit {
         let row = &posted.transaction;
         activity::record(
@@ -288,7 +314,10 @@ where
             activity::Record {
                 audit,
                 action: audit_action(row.kind.as_str()),
-                target: &format!("customer {user_id} ({customer_email}) {}", row.currency),
+                target: &format!(
+                    "customer {user_id} ({}) {}",
+                    posted.customer.email, row.currency
+                ),
                 details: &format!(
                     "{} → {} ({:+}): {}",
                     row.balance_before, row.balance_after, row.delta, row.note
@@ -314,13 +343,14 @@ fn audit_action(kind: &str) -> &'static str {
     }
 }
 
-fn customer_email(conn: &mut DbConnection, user_id: i64) -> Result<String, LedgerError> {
-    users::table
+fn holder(conn: &mut DbConnection, user_id: i64) -> Result<Holder, LedgerError> {
+    let (email, external_id) = users::table
         .find(user_id)
-        .select(users::email)
+        .select((users::email, users::external_id))
         .first(conn)
         .optional()?
-        .ok_or(LedgerError::CustomerNotFound)
+        .ok_or(LedgerError::CustomerNotFound)?;
+    Ok(Holder { email, external_id })
 }
 
 /// The account a customer has in a configured currency before its first change.
@@ -360,7 +390,8 @@ fn new_account(account: &CreditAccount, enabled: bool) -> NewCreditAccount<'_> {
 /// Writes the row (already checked) and the account's new balance, totals and version.
 fn write_entry(
     conn: &mut DbConnection,
-    locked: &Locked,
+    locked: Locked,
+    customer: Holder,
     entry: Entry,
     balance_after: i64,
     now: time::PrimitiveDateTime,
@@ -389,10 +420,12 @@ fn write_entry(
         idempotency_key: entry.idempotency_key.as_deref(),
         created_at: now,
     };
-    let id: i64 = diesel::insert_into(credit_transactions::table)
-        .values(&new_row)
-        .returning(credit_transactions::id)
-        .get_result(conn)?;
+    let id: i64 = Prepared(
+        diesel::insert_into(credit_transactions::table)
+            .values(&new_row)
+            .returning(credit_transactions::id),
+    )
+    .get_result(conn)?;
     let (added, deducted) = if delta > 0 { (delta, 0) } else { (0, -delta) };
     let updated = CreditAccount {
         balance: balance_after,
@@ -402,15 +435,18 @@ fn write_entry(
         updated_at: now,
         ..account.clone()
     };
-    diesel::update(credit_accounts::table.find(account.id))
-        .set((
-            credit_accounts::balance.eq(updated.balance),
-            credit_accounts::total_added.eq(updated.total_added),
-            credit_accounts::total_deducted.eq(updated.total_deducted),
-            credit_accounts::version.eq(updated.version),
-            credit_accounts::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    Prepared(
+        diesel::update(credit_accounts::table.find(account.id))
+            .set((
+                credit_accounts::balance.eq(updated.balance),
+                credit_accounts::total_added.eq(updated.total_added),
+                credit_accounts::total_deducted.eq(updated.total_deducted),
+                credit_accounts::version.eq(updated.version),
+                credit_accounts::updated_at.eq(now),
+            ))
+            .returning(credit_accounts::id),
+    )
+    .get_result::<i64>(conn)?;
     let transaction = CreditTransaction {
         id,
         account_id: account.id,
@@ -433,6 +469,8 @@ fn write_entry(
     Ok(Posted {
         transaction,
         account: updated,
+        config: locked.config,
+        customer,
     })
 }
 
@@ -508,12 +546,15 @@ pub(crate) fn add_day_totals(conn: &mut DbConnection, new: &DayTotals<'_>) -> Qu
         totals::reason,
         totals::slot,
     );
-    per_backend!(conn, |c| diesel::insert_into(totals::credit_daily_totals)
-        .values(values)
-        .on_conflict(key)
-        .do_update()
-        .set(sums)
-        .execute(c))
+    per_backend!(conn, |c| Prepared(
+        diesel::insert_into(totals::credit_daily_totals)
+            .values(values)
+            .on_conflict(key)
+            .do_update()
+            .set(sums)
+            .returning(totals::slot)
+    )
+    .get_result::<i64>(c))
     .map(|_| ())
 }
 
@@ -536,7 +577,7 @@ pub fn set_usage(
 ) -> Result<UsageSwitch, LedgerError> {
     loop {
         let switched = write_transaction(conn, |conn| -> Result<_, LedgerError> {
-            let customer_email = customer_email(conn, user_id)?;
+            let customer = holder(conn, user_id)?;
             if configs::find(conn, currency.as_str())?.is_none() {
                 return Err(LedgerError::CurrencyNotOffered(currency.to_string()));
             }
@@ -572,7 +613,7 @@ pub fn set_usage(
                 activity::Record {
                     audit,
                     action: "credit.usage",
-                    target: &format!("customer {user_id} ({customer_email}) {currency}"),
+                    target: &format!("customer {user_id} ({}) {currency}", customer.email),
                     details: &format!("credit use {} → {}", word(was_enabled), word(enabled)),
                     subject: activity::Subject::customer(user_id),
                 },

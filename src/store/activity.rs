@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use time::{Date, PrimitiveDateTime, Time};
 
 use crate::db::models::{Activity, NewActivity};
+use crate::db::prepared::Prepared;
 use crate::db::schema::activity_log;
 use crate::db::{now_utc, DbConnection};
 use crate::store::customers::like_escape;
@@ -60,19 +61,22 @@ pub struct Record<'a> {
 }
 
 pub fn record(conn: &mut DbConnection, entry: Record<'_>) -> QueryResult<()> {
-    diesel::insert_into(activity_log::table)
-        .values(NewActivity {
-            created_at: now_utc(),
-            actor: &entry.audit.actor,
-            action: entry.action,
-            target: entry.target,
-            details: entry.details,
-            ip: entry.audit.ip.as_deref(),
-            user_id: entry.subject.user_id,
-            record_id: entry.subject.record_id,
-        })
-        .execute(conn)
-        .map(|_| ())
+    Prepared(
+        diesel::insert_into(activity_log::table)
+            .values(NewActivity {
+                created_at: now_utc(),
+                actor: &entry.audit.actor,
+                action: entry.action,
+                target: entry.target,
+                details: entry.details,
+                ip: entry.audit.ip.as_deref(),
+                user_id: entry.subject.user_id,
+                record_id: entry.subject.record_id,
+            })
+            .returning(activity_log::id),
+    )
+    .get_result::<i64>(conn)
+    .map(|_| ())
 }
 
 /// Which activity rows to show; built from a URL by `crate::filters::activity`.

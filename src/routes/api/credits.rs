@@ -91,19 +91,10 @@ pub async fn adjust(
         once.key.clone(),
         caller.audit.clone(),
     );
+    let by = caller.label();
     write_once(&state, &caller, once, body.hash, move |conn| {
         let posted = ledger::adjust(conn, adjustment)?;
-        let config = configs::find(conn, &posted.account.currency)?;
-        let named = with_names(conn, vec![posted.transaction])?;
-        let (Some(config), Some(named)) = (config, named.first()) else {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "the change's currency or row vanished"
-            )));
-        };
-        ApiReply::created(&AdjustmentJson {
-            transaction: TransactionJson::new(named),
-            account: AccountJson::new(&config, Some(&posted.account)),
-        })
+        ApiReply::created(&AdjustmentJson::new(&posted, by))
     })
     .await
 }

@@ -8,7 +8,6 @@ use crate::api::views::{ErrorJson, PaymentJson, RefundJson};
 use crate::api::{self, write_once, ApiError, ApiJson, ApiReply, Caller, IdempotencyKey};
 use crate::ledger::invoices::{self, Paid, PaymentRequest, RefundRequest};
 use crate::startup::AppState;
-use crate::store::configs;
 use crate::store::credit_list::with_names;
 
 /// Spend credits on an invoice: as many as the caps allow, or at most `apply_credits`.
@@ -73,16 +72,10 @@ pub async fn refund(
         actor: caller.actor(),
         audit: Some(caller.audit.clone()),
     };
+    let by = caller.label();
     write_once(&state, &caller, once, body.hash, move |conn| {
         let refunded = invoices::refund_invoice(conn, &request)?;
-        let config = configs::find(conn, &refunded.payment.currency)?;
-        let named = with_names(conn, vec![refunded.posted.transaction.clone()])?;
-        let (Some(config), Some(named)) = (config, named.first()) else {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "the refund's currency or row vanished"
-            )));
-        };
-        ApiReply::created(&RefundJson::new(&refunded, named, &config))
+        ApiReply::created(&RefundJson::new(&refunded, by))
     })
     .await
 }
