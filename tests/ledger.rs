@@ -572,3 +572,41 @@ fn write_transactions_on_sqlite_share_one_writer_connection() {
         assert!(second.batch_execute("SELECT n FROM writer_mark").is_err());
     }
 }
+
+/// A write transaction starts as its database needs (`db::write_transaction`): on SQLite it
+/// holds the write lock from its first statement (`BEGIN IMMEDIATE`), so another connection
+/// cannot start writing meanwhile; on PostgreSQL its statements use plans kept for the session
+/// (`plan_cache_mode = auto`), while every other statement of the connection is planned for
+/// its values (`force_custom_plan`, which the lists need).
+#[test]
+fn a_write_transaction_starts_as_its_database_needs() {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        plan_cache_mode: String,
+    }
+    let show = |conn: &mut DbConnection| -> diesel::QueryResult<String> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SHOW plan_cache_mode")
+            .get_result::<Setting>(conn)
+            .map(|s| s.plan_cache_mode)
+    };
+    let (db, pool, _user) = setup();
+    let mut conn = pool.get().unwrap();
+    let mut other = pool.get().unwrap();
+    if db.is_postgres() {
+        let inside = db::write_transaction(&mut conn, |c| show(c)).unwrap();
+        assert_eq!(inside, "auto");
+        assert_eq!(show(&mut conn).unwrap(), "force_custom_plan");
+    } else {
+        other.batch_execute("PRAGMA busy_timeout = 0").unwrap();
+        db::write_transaction(&mut conn, |_| {
+            let error = other.batch_execute("BEGIN IMMEDIATE").unwrap_err();
+            assert!(error.to_string().contains("locked"), "{error}");
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+        // Once it has committed, the other connection may write.
+        other.batch_execute("BEGIN IMMEDIATE; ROLLBACK").unwrap();
+    }
+}

@@ -71,6 +71,13 @@ enum Turn<'w> {
     },
 }
 
+/// How a PostgreSQL write transaction starts, in one round trip: its statements (lookups by
+/// key, one-row writes) are planned once per session and the plan reused (`auto`), not
+/// planned again at every run as the connection's setting says for the lists'
+/// ([`super::POSTGRES_SETTINGS`]); planning each run cost a quarter of the database's
+/// throughput for an adjustment (bench/RESULTS.md).
+const POSTGRES_WRITE_BEGIN: &str = "BEGIN; SET LOCAL plan_cache_mode = auto";
+
 /// A transaction that will write. On SQLite it runs on the database's writer connection
 /// ([`SqliteWriter`]), whatever connection the caller holds, in arrival order, and starts
 /// with `BEGIN IMMEDIATE`, which takes SQLite's single write lock at once (only writers in
@@ -105,6 +112,9 @@ where
     match conn {
         DbConnection::Sqlite(sqlite) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Pg(pg) if !nested => {
+            AnsiTransactionManager::begin_transaction_sql(pg, POSTGRES_WRITE_BEGIN)?
         }
         _ => Manager::begin_transaction(conn)?,
     }
