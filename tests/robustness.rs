@@ -423,3 +423,34 @@ fn a_connection_whose_user_panicked_is_not_handed_out_again() {
         .unwrap();
     assert_eq!(emails, vec!["customer2@example.com".to_owned()]);
 }
+
+/// A write whose code panics half-way leaves no transaction open on the connection writes
+/// run on (SQLite's writer connection, `db::writer`, or the caller's on PostgreSQL): the next
+/// write commits, and what the panicking one wrote is gone.
+#[test]
+fn a_write_whose_user_panicked_leaves_writing_possible() {
+    use creditdesk::db::schema::users;
+    use diesel::prelude::*;
+
+    let db = TestDb::new();
+    let pool = db.pool();
+    let worker_pool = pool.clone();
+    let panicked = std::thread::spawn(move || {
+        let mut conn = worker_pool.get().unwrap();
+        let _ =
+            creditdesk::db::write_transaction::<(), diesel::result::Error, _>(&mut conn, |conn| {
+                customer(conn, 1);
+                panic!("a bug inside a write");
+            });
+    })
+    .join();
+    assert!(panicked.is_err());
+
+    customer(&mut pool.get().unwrap(), 2);
+
+    let emails: Vec<String> = users::table
+        .select(users::email)
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(emails, vec!["customer2@example.com".to_owned()]);
+}
