@@ -409,6 +409,19 @@ fn refuses_what_the_account_cannot_take() {
         adjust(&mut conn, 999_999, Change::By(1), None),
         Err(LedgerError::CustomerNotFound)
     ));
+    // A currency without settings: refused, and an unknown customer is said first.
+    let in_gbp = |user_id| Adjustment {
+        currency: currency("GBP"),
+        ..adjustment(user_id, Change::By(1), None)
+    };
+    assert!(matches!(
+        ledger::adjust(&mut conn, in_gbp(user)),
+        Err(LedgerError::CurrencyNotOffered(code)) if code == "GBP"
+    ));
+    assert!(matches!(
+        ledger::adjust(&mut conn, in_gbp(999_999)),
+        Err(LedgerError::CustomerNotFound)
+    ));
     let posted = adjust(&mut conn, user, Change::By(50), Some(1)).unwrap();
     assert_eq!(
         (
