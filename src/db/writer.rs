@@ -8,7 +8,7 @@
 //! ([`crate::db::write_transaction`]), taking turns first come first served, so the pages a
 //! write needs are still in its cache from the write before; reads stay on the pool.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
@@ -58,15 +58,9 @@ impl SqliteWriter {
         if file.is_empty() {
             return Ok(None);
         }
-        let mut writers = WRITERS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut writers = registry();
         writers.retain(|writer| writer.strong_count() > 0);
-        if let Some(existing) = writers
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|writer| writer.file == file)
-        {
+        if let Some(existing) = registered(&writers, &file) {
             return Ok(Some(existing));
         }
         let writer = Arc::new(SqliteWriter {
@@ -81,13 +75,7 @@ impl SqliteWriter {
     /// The writer of the database `conn` is open on, if a pool of the process made one.
     pub(crate) fn of(conn: &mut SqliteConnection) -> QueryResult<Option<Arc<SqliteWriter>>> {
         let file = file_of(conn)?;
-        let writers = WRITERS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(writers
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|writer| writer.file == file))
+        Ok(registered(&registry(), &file))
     }
 
     /// Waits for the writer's turn, first come first served. A connection left inside a
@@ -100,6 +88,20 @@ impl SqliteWriter {
         }
         Ok(conn)
     }
+}
+
+fn registry() -> MutexGuard<'static, Vec<Weak<SqliteWriter>>> {
+    WRITERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The live writer of `file`, if any.
+fn registered(writers: &[Weak<SqliteWriter>], file: &str) -> Option<Arc<SqliteWriter>> {
+    writers
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|writer| writer.file == file)
 }
 
 fn reopen_failed(error: ConnectError) -> Error {
