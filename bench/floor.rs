@@ -109,6 +109,7 @@ fn adjustment(user_id: i64) -> Adjustment {
         change: Change::By(1),
         note: Note::parse("bench floor").expect("a note"),
         reason: None,
+        expires_at: None,
         expected_version: None,
         actor: Actor::System,
         source: Source::Api,

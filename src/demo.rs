@@ -93,6 +93,7 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     change: Change::By(rng.gen_range(1..=20) * 5),
                     note: Note::generated("Goodwill after a delayed delivery"),
                     reason: Some(Reason::Goodwill),
+                    expires_at: None,
                     expected_version: None,
                     actor: staff,
                     source: Source::Console,
@@ -126,6 +127,11 @@ pub fn run(conn: &mut DbConnection, customers: u32) -> anyhow::Result<DemoSummar
                     change: Change::By(rng.gen_range(1..=10) * 10),
                     note: Note::generated("Referral bonus"),
                     reason: Some(Reason::Referral),
+                    // Referral bonuses last a season: the breakage forecast has something
+                    // to show.
+                    expires_at: Some(
+                        crate::db::now_utc().date() + time::Duration::days(rng.gen_range(10..=170)),
+                    ),
                     expected_version: None,
                     actor: Actor::System,
                     source: Source::Api,
@@ -167,14 +173,8 @@ fn system_entry(
     let note = Note::generated(note);
     ledger::post(conn, Target::system(user_id, currency), |_| {
         Ok(Entry {
-            delta,
-            kind,
-            reason: None,
-            note: note.clone(),
-            actor: Actor::System,
             invoice_id: invoice_id.clone(),
-            idempotency_key: None,
-            currency_value: None,
+            ..Entry::new(delta, kind, note.clone(), Actor::System)
         })
     })?;
     Ok(())

@@ -377,6 +377,7 @@ pub fn seed(
                             invoice_id: row.invoice_id.as_deref(),
                             idempotency_key: None,
                             created_at: row.at,
+                            expires_at: None,
                         }
                     })
                     .collect();
@@ -393,6 +394,7 @@ pub fn seed(
         })?;
         progress(written);
     }
+    crate::ledger::grants::adopt_balances(conn)?;
     Ok(())
 }
 

@@ -31,6 +31,7 @@ fn adjustment(user_id: i64, change: Change, expected_version: Option<i64>) -> Ad
         change,
         note: Note::parse("test change").unwrap(),
         reason: None,
+        expires_at: None,
         expected_version,
         actor: Actor::System,
         source: Source::Console,
@@ -449,6 +450,7 @@ fn opening_balances_open_new_accounts_all_or_none() {
         user_id,
         currency: currency(code),
         credits,
+        expires_at: None,
     };
     let rows = |conn: &mut DbConnection| -> i64 {
         use creditdesk::db::schema::credit_transactions;

@@ -214,6 +214,7 @@ fn a_disabled_currency_refuses_every_change_but_stays_visible() {
             change: Change::By(5),
             note: Note::parse("through the ledger").unwrap(),
             reason: None,
+            expires_at: None,
             expected_version: None,
             actor: Actor::System,
             source: Source::Api,

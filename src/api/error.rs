@@ -148,8 +148,10 @@ impl From<LedgerError> for ApiError {
                 ApiError::not_found("A payment with credits for this invoice")
             }
             LedgerError::RefundOutOfRange { .. } => ApiError::invalid("credits", message),
+            LedgerError::ExpiryWithoutGrant => ApiError::invalid("expires_at", message),
             LedgerError::NothingToRefund => unprocessable("nothing_to_refund"),
             LedgerError::Database(error) => ApiError::internal(error),
+            LedgerError::GrantsOutOfStep => ApiError::internal(error),
         }
     }
 }

@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
 use crate::domain::{
-    forbidden_character, AmountError, Change, CurrencyCode, Email, InvoiceAsk, Mode, Money, Note,
-    Reason, MAX_BALANCE,
+    forbidden_character, parse_expiry, AmountError, Change, CurrencyCode, Email, InvoiceAsk, Mode,
+    Money, Note, Reason, MAX_BALANCE,
 };
 use crate::forms::adjustment::AdjustmentInput;
 use crate::forms::customer::CustomerFields;
@@ -215,6 +215,10 @@ pub struct AdjustmentBody {
     pub note: String,
     /// For reporting.
     pub reason: Option<Reason>,
+    /// When credits added by this change expire: at the end of this UTC day (`YYYY-MM-DD`,
+    /// today up to 10 years ahead). Only for changes that add credits.
+    #[schema(example = "2026-12-31", format = Date)]
+    pub expires_at: Option<String>,
     /// The account's version the caller saw; another → 409 `version_conflict`.
     #[schema(minimum = 0)]
     pub expected_version: Option<i64>,
@@ -251,6 +255,11 @@ impl AdjustmentBody {
             change,
             note: Note::parse(&self.note).map_err(|e| ApiError::invalid("note", e))?,
             reason: self.reason,
+            expires_at: parse_expiry(
+                self.expires_at.as_deref().unwrap_or_default(),
+                crate::db::now_utc().date(),
+            )
+            .map_err(|e| ApiError::invalid("expires_at", e))?,
             expected_version: self.expected_version,
         })
     }
@@ -382,6 +391,7 @@ mod tests {
             set_to,
             note: "why".into(),
             reason: None,
+            expires_at: None,
             expected_version: None,
         }
         .check()

@@ -1,7 +1,7 @@
 //! Rows as diesel reads and writes them: `X` is read, `NewX` inserted.
 
 use diesel::prelude::*;
-use time::PrimitiveDateTime;
+use time::{Date, PrimitiveDateTime};
 
 use super::schema::*;
 
@@ -101,6 +101,8 @@ pub struct CreditTransaction {
     pub invoice_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub created_at: PrimitiveDateTime,
+    /// A grant's expiry: its credits expire at the end of this UTC day.
+    pub expires_at: Option<Date>,
 }
 
 #[derive(Debug, Insertable)]
@@ -121,6 +123,34 @@ pub struct NewCreditTransaction<'a> {
     pub actor_id: Option<i64>,
     pub invoice_id: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
+    pub created_at: PrimitiveDateTime,
+    pub expires_at: Option<Date>,
+}
+
+/// Credits an account was given by one row (or held before expiry existed: no row), what is
+/// left of them, and when they expire (docs/concepts.md, "Expiry").
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = credit_grants)]
+pub struct CreditGrant {
+    pub id: i64,
+    pub account_id: i64,
+    pub transaction_id: Option<i64>,
+    pub expires_at: Option<Date>,
+    pub granted: i64,
+    pub remaining: i64,
+    pub closed: bool,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = credit_grants)]
+pub struct NewCreditGrant {
+    pub account_id: i64,
+    pub transaction_id: Option<i64>,
+    pub expires_at: Option<Date>,
+    pub granted: i64,
+    pub remaining: i64,
+    pub closed: bool,
     pub created_at: PrimitiveDateTime,
 }
 

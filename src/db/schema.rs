@@ -61,6 +61,36 @@ diesel::table! {
         invoice_id -> Nullable<Text>,
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamp,
+        expires_at -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    credit_grants (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        transaction_id -> Nullable<BigInt>,
+        expires_at -> Nullable<Date>,
+        granted -> BigInt,
+        remaining -> BigInt,
+        closed -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_draws (transaction_id, grant_id) {
+        transaction_id -> BigInt,
+        grant_id -> BigInt,
+        credits -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        held_until -> Timestamp,
     }
 }
 
@@ -144,6 +174,9 @@ diesel::joinable!(credit_accounts -> users (user_id));
 diesel::joinable!(credit_transactions -> credit_accounts (account_id));
 diesel::joinable!(credit_transactions -> users (user_id));
 diesel::joinable!(sessions -> admins (admin_id));
+diesel::joinable!(credit_grants -> credit_accounts (account_id));
+diesel::joinable!(credit_draws -> credit_grants (grant_id));
+diesel::joinable!(credit_draws -> credit_transactions (transaction_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -159,6 +192,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_credit_rates,
     invoice_payments,
     idempotency_keys,
+    credit_grants,
+    credit_draws,
 );
 
 diesel::table! {

@@ -51,6 +51,18 @@ vocabulary! {
         InvoiceApplied = "invoice_applied" / "Applied to invoice",
         InvoiceRefunded = "invoice_refunded" / "Refunded from invoice",
         Imported = "imported" / "Imported",
+        Expired = "expired" / "Expired",
+    }
+}
+
+impl TransactionType {
+    /// Rows that give an account new credits: a grant, which may expire (docs/concepts.md,
+    /// "Expiry").
+    pub fn is_grant(self) -> bool {
+        matches!(
+            self,
+            TransactionType::AdminAdded | TransactionType::ApiAdded | TransactionType::Imported
+        )
     }
 }
 

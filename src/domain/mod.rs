@@ -6,6 +6,7 @@ mod application;
 mod balance;
 mod currency;
 mod email;
+mod expiry;
 mod kinds;
 mod money;
 mod note;
@@ -19,6 +20,7 @@ pub use application::{
 pub use balance::{apply, apply_delta, holder_change, BalanceError};
 pub use currency::{CurrencyCode, CurrencyError};
 pub use email::{Email, EmailError};
+pub use expiry::{expiry_label, latest_expiry, parse_expiry, ExpiryError, MAX_YEARS_AHEAD};
 pub use kinds::{Permission, Reason, Role, TransactionType, UnknownValue};
 pub use money::{format_credits, format_grouped, money_value, Money, MoneyError};
 pub use note::{Note, NoteError};

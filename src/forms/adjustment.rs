@@ -4,7 +4,11 @@ use actix_web::http::StatusCode;
 use serde::Deserialize;
 
 use super::{FieldError, FieldErrors, FORM};
-use crate::domain::{parse_amount, BalanceError, Change, CurrencyCode, Mode, Note, Reason};
+use time::Date;
+
+use crate::domain::{
+    parse_amount, parse_expiry, BalanceError, Change, CurrencyCode, Mode, Note, Reason,
+};
 use crate::error::AppError;
 use crate::ledger::{Actor, Adjustment, LedgerError, Source};
 use crate::store::activity::Audit;
@@ -18,6 +22,8 @@ pub struct AdjustmentFields {
     pub amount: String,
     pub note: String,
     pub reason: String,
+    /// `YYYY-MM-DD`, when added credits expire (docs/concepts.md, "Expiry").
+    pub expires_at: String,
     pub expected_version: String,
 }
 
@@ -28,6 +34,7 @@ pub struct AdjustmentInput {
     pub change: Change,
     pub note: Note,
     pub reason: Option<Reason>,
+    pub expires_at: Option<Date>,
     pub expected_version: Option<i64>,
 }
 
@@ -35,7 +42,8 @@ pub const OUT_OF_DATE: &str =
     "This form is out of date. Close it and open Update Promo Credit again.";
 
 impl AdjustmentFields {
-    pub fn parse(&self) -> Result<AdjustmentInput, FieldErrors> {
+    /// Checks every field; the expiry as of `today` (UTC).
+    pub fn parse(&self, today: Date) -> Result<AdjustmentInput, FieldErrors> {
         let mut errors = FieldErrors::default();
         let currency = errors
             .check(CurrencyCode::parse(&self.currency).map_err(|e| FieldError::new("currency", e)));
@@ -56,6 +64,9 @@ impl AdjustmentFields {
                 )
             }),
         });
+        let expires_at = errors.take(
+            parse_expiry(&self.expires_at, today).map_err(|e| FieldError::new("expires_at", e)),
+        );
         let expected_version = errors.take(match self.expected_version.trim() {
             "" => Ok(None),
             text => text
@@ -71,6 +82,7 @@ impl AdjustmentFields {
                 change: change?,
                 note: note?,
                 reason,
+                expires_at,
                 expected_version,
             })
         })
@@ -116,6 +128,7 @@ impl AdjustmentInput {
             change: self.change,
             note: self.note,
             reason: self.reason,
+            expires_at: self.expires_at,
             expected_version: self.expected_version,
             actor,
             source,
@@ -130,7 +143,10 @@ impl AdjustmentInput {
 pub fn refusal(error: LedgerError) -> Result<(StatusCode, FieldError), AppError> {
     let field = match &error {
         LedgerError::CustomerNotFound => return Err(AppError::not_found("This customer")),
-        LedgerError::Database(_) => return Err(AppError::internal(error)),
+        LedgerError::Database(_) | LedgerError::GrantsOutOfStep => {
+            return Err(AppError::internal(error))
+        }
+        LedgerError::ExpiryWithoutGrant => "expires_at",
         LedgerError::VersionConflict { .. } => {
             return Ok((StatusCode::CONFLICT, FieldError::new(FORM, error)))
         }
@@ -155,6 +171,9 @@ pub fn refusal(error: LedgerError) -> Result<(StatusCode, FieldError), AppError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 11 - 28);
 
     fn fields(pairs: &[(&str, &str)]) -> AdjustmentFields {
         let mut f = AdjustmentFields {
@@ -172,6 +191,7 @@ mod tests {
                 "amount" => f.amount = v,
                 "note" => f.note = v,
                 "reason" => f.reason = v,
+                "expires_at" => f.expires_at = v,
                 "expected_version" => f.expected_version = v,
                 _ => unreachable!(),
             }
@@ -185,12 +205,14 @@ mod tests {
             ("mode", "set"),
             ("amount", " 170 "),
             ("reason", "goodwill"),
+            ("expires_at", "2026-12-31"),
             ("expected_version", "3"),
         ])
-        .parse()
+        .parse(TODAY)
         .unwrap();
         assert_eq!(input.change, Change::SetTo(170));
         assert_eq!(input.reason, Some(Reason::Goodwill));
+        assert_eq!(input.expires_at, Some(date!(2026 - 12 - 31)));
         assert_eq!(input.expected_version, Some(3));
     }
 
@@ -201,12 +223,16 @@ mod tests {
             ("amount", "1.5"),
             ("note", ""),
             ("reason", "bribe"),
+            ("expires_at", "2026-11-27"),
             ("expected_version", "-1"),
         ])
-        .parse()
+        .parse(TODAY)
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec!["currency", "amount", "note", "reason", FORM]);
+        assert_eq!(
+            fields,
+            vec!["currency", "amount", "note", "reason", "expires_at", FORM]
+        );
         let bad_mode = fields_with_mode("add");
         assert_eq!(
             bad_mode.iter().map(|e| e.field).collect::<Vec<_>>(),
@@ -215,6 +241,6 @@ mod tests {
     }
 
     fn fields_with_mode(mode: &str) -> FieldErrors {
-        fields(&[("mode", mode)]).parse().unwrap_err()
+        fields(&[("mode", mode)]).parse(TODAY).unwrap_err()
     }
 }

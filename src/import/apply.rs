@@ -170,6 +170,7 @@ fn apply_locked(
                     user_id,
                     currency: o.currency,
                     credits: o.credits,
+                    expires_at: o.expires_at,
                 }),
         );
     }

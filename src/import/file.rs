@@ -15,6 +15,8 @@ pub enum Column {
     Country,
     /// `credits_EUR`: the opening balance in that currency.
     Credits(CurrencyCode),
+    /// `expires_EUR`: when that opening balance expires (docs/concepts.md, "Expiry").
+    Expires(CurrencyCode),
 }
 
 impl Column {
@@ -27,8 +29,14 @@ impl Column {
             "last_name" => Column::LastName,
             "country" => Column::Country,
             lower => {
-                let code = lower.strip_prefix("credits_")?;
-                Column::Credits(CurrencyCode::parse(&code.to_ascii_uppercase()).ok()?)
+                let code = |prefix| {
+                    let code = lower.strip_prefix(prefix)?;
+                    CurrencyCode::parse(&code.to_ascii_uppercase()).ok()
+                };
+                match code("credits_") {
+                    Some(code) => Column::Credits(code),
+                    None => Column::Expires(code("expires_")?),
+                }
             }
         })
     }
@@ -42,6 +50,7 @@ impl Column {
             Column::LastName => "last_name".into(),
             Column::Country => "country".into(),
             Column::Credits(code) => format!("credits_{code}"),
+            Column::Expires(code) => format!("expires_{code}"),
         }
     }
 }
@@ -59,7 +68,7 @@ pub enum FileError {
     NulByte { line: usize },
     #[error("The file is empty: it needs a header line (external_id,email,first_name,last_name,country) and a line per customer.")]
     Empty,
-    #[error("The header has a column this import does not know: “{0}”. Known columns: external_id, email, first_name, last_name, country, and credits_<CURRENCY> (like credits_EUR) for opening balances.")]
+    #[error("The header has a column this import does not know: “{0}”. Known columns: external_id, email, first_name, last_name, country, credits_<CURRENCY> (like credits_EUR) for opening balances, and expires_<CURRENCY> (like expires_EUR, YYYY-MM-DD) for when they expire.")]
     UnknownColumn(String),
     #[error("The header has the column {0} twice.")]
     DuplicateColumn(String),
@@ -340,7 +349,7 @@ mod tests {
                     Err(error) => prop_assert!(error.to_string().ends_with('.') || error.to_string().contains(" at line "), "{error}"),
                     Ok(file) => {
                         for row in file.rows().flatten() {
-                            let _ = row.check();
+                            let _ = row.check(crate::db::now_utc().date());
                         }
                     }
                 }

@@ -8,7 +8,7 @@ use diesel::QueryResult;
 
 use crate::db::models::User;
 use crate::db::DbConnection;
-use crate::domain::{counted, CurrencyCode};
+use crate::domain::{counted, expiry_label, CurrencyCode};
 use crate::store::customers::{self, NewCustomer};
 use crate::store::{configs, credits};
 
@@ -56,6 +56,7 @@ impl Outcome {
 pub struct Opening {
     pub currency: CurrencyCode,
     pub credits: i64,
+    pub expires_at: Option<time::Date>,
     /// The balance of the account that already exists, which the file does not touch.
     pub existing_balance: Option<i64>,
 }
@@ -93,9 +94,13 @@ impl RowPlan {
         for opening in &self.openings {
             parts.push(match opening.existing_balance {
                 None => format!(
-                    "opening balance {} in {}",
+                    "opening balance {} in {}{}",
                     counted(opening.credits, "credit", "credits"),
-                    opening.currency
+                    opening.currency,
+                    opening
+                        .expires_at
+                        .map(|day| format!(", expiring on {}", expiry_label(day)))
+                        .unwrap_or_default()
                 ),
                 Some(balance) => format!(
                     "{} account exists with {}: left as it is",
@@ -135,13 +140,14 @@ pub struct Plan {
 /// Plans every row of `file` against the database as `conn` sees it.
 pub fn plan(conn: &mut DbConnection, file: &CustomerFile) -> Result<Plan, ImportError> {
     let mut checked = Vec::new();
+    let today = crate::db::now_utc().date();
     for fields in file.rows() {
         let fields = fields?;
         let typed = (
             fields.customer.external_id.trim().to_owned(),
             fields.customer.email.trim().to_owned(),
         );
-        checked.push((fields.line, typed, fields.check()));
+        checked.push((fields.line, typed, fields.check(today)));
     }
     let known = Known::load(
         conn,
@@ -294,7 +300,7 @@ fn plan_row(
     };
     let mut openings = Vec::new();
     let mut errors = Vec::new();
-    for (currency, amount) in credits {
+    for (currency, amount, expires_at) in credits {
         let existing_balance = outcome.user_id().and_then(|user_id| {
             let key = (user_id, currency.as_str().to_owned());
             known.balances.get(&key).copied()
@@ -302,6 +308,7 @@ fn plan_row(
         let opening = Opening {
             currency,
             credits: amount,
+            expires_at,
             existing_balance,
         };
         if opening.applies() {

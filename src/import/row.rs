@@ -1,7 +1,9 @@
 //! One line of a customer file: its cells by column, and their checks (docs/import.md,
 //! "Rows"). The customer's fields are checked as the API checks them.
 
-use crate::domain::{parse_amount, AmountError, Change, CurrencyCode, Mode};
+use time::Date;
+
+use crate::domain::{parse_amount, parse_expiry, AmountError, Change, CurrencyCode, Mode};
 use crate::forms::customer::CustomerFields;
 use crate::forms::FieldErrors;
 use crate::store::customers::NewCustomer;
@@ -16,6 +18,8 @@ pub struct RowFields {
     pub customer: CustomerFields,
     /// `(currency, cell)` for each `credits_<CUR>` column.
     pub credits: Vec<(CurrencyCode, String)>,
+    /// `(currency, cell)` for each `expires_<CUR>` column.
+    pub expires: Vec<(CurrencyCode, String)>,
     /// How many cells the line has against the header's count, when they differ.
     pub width: Option<(usize, usize)>,
 }
@@ -48,8 +52,8 @@ impl CellError {
 pub struct CheckedRow {
     pub line: u64,
     pub customer: NewCustomer,
-    /// Opening balances above 0, by currency.
-    pub credits: Vec<(CurrencyCode, i64)>,
+    /// Opening balances above 0, by currency, with when they expire.
+    pub credits: Vec<(CurrencyCode, i64, Option<Date>)>,
 }
 
 impl RowFields {
@@ -70,13 +74,14 @@ impl RowFields {
                 Column::LastName => row.customer.last_name = cell,
                 Column::Country => row.customer.country = cell,
                 Column::Credits(code) => row.credits.push((*code, cell)),
+                Column::Expires(code) => row.expires.push((*code, cell)),
             }
         }
         row
     }
 
-    /// The checked row, or every cell's message.
-    pub fn check(&self) -> Result<CheckedRow, Vec<CellError>> {
+    /// The checked row, or every cell's message; expiry dates as of `today` (UTC).
+    pub fn check(&self, today: Date) -> Result<CheckedRow, Vec<CellError>> {
         if let Some((found, expected)) = self.width {
             return Err(vec![CellError::new(
                 "line",
@@ -91,10 +96,34 @@ impl RowFields {
             .unwrap_or_default();
         let mut credits = Vec::new();
         for (code, cell) in &self.credits {
+            let expires = self.expires.iter().find(|(c, _)| c == code);
+            let expires_at = match expires.map(|(_, cell)| parse_expiry(cell, today)) {
+                None | Some(Ok(None)) => None,
+                Some(Ok(day)) => day,
+                Some(Err(error)) => {
+                    errors.push(CellError::new(format!("expires_{code}"), error.to_string()));
+                    None
+                }
+            };
             match opening_balance(cell) {
+                Ok(0) if expires_at.is_some() => errors.push(CellError::new(
+                    format!("expires_{code}"),
+                    format!("An expiry date needs an opening balance in credits_{code}."),
+                )),
                 Ok(0) => {}
-                Ok(amount) => credits.push((*code, amount)),
+                Ok(amount) => credits.push((*code, amount, expires_at)),
                 Err(message) => errors.push(CellError::new(format!("credits_{code}"), message)),
+            }
+        }
+        for (code, cell) in &self.expires {
+            let paired = self.credits.iter().any(|(c, _)| c == code);
+            if !paired && !cell.trim().is_empty() {
+                errors.push(CellError::new(
+                    format!("expires_{code}"),
+                    format!(
+                        "An expiry date needs an opening balance: add a credits_{code} column."
+                    ),
+                ));
             }
         }
         match customer {
@@ -134,30 +163,67 @@ mod tests {
                 ..CustomerFields::default()
             },
             credits: vec![(CurrencyCode::parse("EUR").unwrap(), credits.into())],
+            expires: Vec::new(),
             width: None,
         }
     }
 
+    const TODAY: Date = time::macros::date!(2026 - 11 - 28);
+
     #[test]
     fn opening_balances() {
-        assert_eq!(row("a@b.co", "").check().unwrap().credits, []);
-        assert_eq!(row("a@b.co", " 0 ").check().unwrap().credits, []);
+        assert_eq!(row("a@b.co", "").check(TODAY).unwrap().credits, []);
+        assert_eq!(row("a@b.co", " 0 ").check(TODAY).unwrap().credits, []);
         let eur = CurrencyCode::parse("EUR").unwrap();
         assert_eq!(
-            row("a@b.co", "+1000000000000").check().unwrap().credits,
-            [(eur, 1_000_000_000_000)]
+            row("a@b.co", "+1000000000000")
+                .check(TODAY)
+                .unwrap()
+                .credits,
+            [(eur, 1_000_000_000_000, None)]
         );
         for bad in ["-5", "1.5", "1e3", "1000000000001", "=1+1", "٣"] {
-            let errors = row("a@b.co", bad).check().unwrap_err();
+            let errors = row("a@b.co", bad).check(TODAY).unwrap_err();
             assert_eq!(errors[0].field, "credits_EUR", "{bad}");
         }
+    }
+
+    #[test]
+    fn expiry_dates_of_opening_balances() {
+        let eur = CurrencyCode::parse("EUR").unwrap();
+        let with = |credits: &str, expires: &str| {
+            let mut fields = row("a@b.co", credits);
+            fields.expires = vec![(eur, expires.into())];
+            fields.check(TODAY)
+        };
+        let day = time::macros::date!(2026 - 12 - 31);
+        assert_eq!(
+            with("5", "2026-12-31").unwrap().credits,
+            [(eur, 5, Some(day))]
+        );
+        assert_eq!(with("5", " ").unwrap().credits, [(eur, 5, None)]);
+        assert_eq!(with("", "").unwrap().credits, []);
+        for (credits, expires) in [
+            ("5", "2026-11-27"),
+            ("5", "31/12/2026"),
+            ("5", "2040-01-01"),
+            ("", "2026-12-31"),
+            ("0", "2026-12-31"),
+        ] {
+            let errors = with(credits, expires).unwrap_err();
+            assert_eq!(errors[0].field, "expires_EUR", "{credits} {expires}");
+        }
+        let mut alone = row("a@b.co", "5");
+        alone.credits.clear();
+        alone.expires = vec![(eur, "2026-12-31".into())];
+        assert_eq!(alone.check(TODAY).unwrap_err()[0].field, "expires_EUR");
     }
 
     #[test]
     fn a_short_line_is_refused_whole() {
         let mut short = row("a@b.co", "1");
         short.width = Some((2, 3));
-        let errors = short.check().unwrap_err();
+        let errors = short.check(TODAY).unwrap_err();
         assert_eq!(
             errors,
             [CellError::new(
@@ -179,6 +245,7 @@ mod tests {
             name in "\\PC{0,30}",
             country in "\\PC{0,3}|[A-Za-z]{2}",
             credits in "\\PC{0,15}|[+-]?[0-9]{0,14}",
+            expires in "\\PC{0,12}|20[2-4][0-9]-[01][0-9]-[0-3][0-9]",
         ) {
             let fields = RowFields {
                 line: 2,
@@ -190,11 +257,12 @@ mod tests {
                     country,
                 },
                 credits: vec![(CurrencyCode::parse("JPY").unwrap(), credits)],
+                expires: vec![(CurrencyCode::parse("JPY").unwrap(), expires)],
                 width: None,
             };
-            match fields.check() {
+            match fields.check(TODAY) {
                 Ok(row) => {
-                    for (_, credits) in row.credits {
+                    for (_, credits, _) in row.credits {
                         prop_assert!((1..=1_000_000_000_000).contains(&credits));
                     }
                 }

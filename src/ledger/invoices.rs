@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
-use super::{post, Actor, Entry, LedgerError, Posted, Target};
+use super::{grants, post, Actor, Entry, LedgerError, Posted, Target};
 use crate::db::dialect::{claim_invoice, lock_payment};
 use crate::db::models::{CreditAccount, CreditTransaction, InvoicePayment};
 use crate::db::schema::{credit_transactions, invoice_payments, users};
@@ -186,14 +186,14 @@ fn spend(
     let note = Note::generated(&format!("Applied to invoice {}", request.invoice_id));
     post(conn, target, |_| {
         Ok(Entry {
-            delta: -credits,
-            kind: TransactionType::InvoiceApplied,
-            reason: None,
-            note: note.clone(),
-            actor: request.actor,
             invoice_id: Some(request.invoice_id.clone()),
-            idempotency_key: None,
             currency_value: Some(discount.clone()),
+            ..Entry::new(
+                -credits,
+                TransactionType::InvoiceApplied,
+                note.clone(),
+                request.actor,
+            )
         })
     })
 }
@@ -293,16 +293,22 @@ pub fn refund_invoice(
             expected_version: None,
             audit: request.audit.as_ref(),
         };
+        // The payment is locked: what its rows owe each grant cannot change meanwhile.
+        let (returns, _) = grants::give_back(
+            &grants::owed_by_invoice(conn, &request.invoice_id)?,
+            credits,
+        );
         let posted = post(conn, target, |_| {
             Ok(Entry {
-                delta: credits,
-                kind: TransactionType::InvoiceRefunded,
-                reason: None,
-                note: note.clone(),
-                actor: request.actor,
                 invoice_id: Some(request.invoice_id.clone()),
-                idempotency_key: None,
                 currency_value: Some(value.clone()),
+                returns: returns.clone(),
+                ..Entry::new(
+                    credits,
+                    TransactionType::InvoiceRefunded,
+                    note.clone(),
+                    request.actor,
+                )
             })
         })?;
         let payment = InvoicePayment {

@@ -10,6 +10,8 @@
 //! account, so a "set to" or an invoice cap is computed from the balance as it is inside the
 //! lock, never from a stale read.
 
+pub mod expiry;
+pub mod grants;
 pub mod invoices;
 pub mod openings;
 pub mod verify;
@@ -18,7 +20,8 @@ use diesel::prelude::*;
 
 use crate::db::dialect::{insert_account_if_absent, per_backend};
 use crate::db::models::{
-    CreditAccount, CreditTransaction, NewCreditAccount, NewCreditTransaction, PromoCreditConfig,
+    CreditAccount, CreditGrant, CreditTransaction, NewCreditAccount, NewCreditGrant,
+    NewCreditTransaction, PromoCreditConfig,
 };
 use crate::db::prepared::Prepared;
 use crate::db::schema::{
@@ -96,6 +99,14 @@ pub enum LedgerError {
     /// `AppError::internal` looks for a database that stopped answering.
     #[error("{0}")]
     Database(#[from] diesel::result::Error),
+    #[error(
+        "Only credits being added can have an expiry date: leave it empty when you remove credits."
+    )]
+    ExpiryWithoutGrant,
+    /// The account's grants hold fewer credits than its balance: only a database changed
+    /// by hand can get here, and `creditdesk verify` names the account.
+    #[error("This account's grants do not add up to its balance; nothing was changed. Run creditdesk verify.")]
+    GrantsOutOfStep,
 }
 
 /// One ledger row to write, decided inside the lock.
@@ -111,6 +122,29 @@ pub struct Entry {
     /// The money this row moved when it is not `|delta| × rate` (invoice rows: the discount
     /// actually applied).
     pub currency_value: Option<Money>,
+    /// A grant's expiry (docs/concepts.md, "Expiry"); only adding rows carry one.
+    pub expires_at: Option<time::Date>,
+    /// A refund's credits given back to the grants they came from ([`grants::give_back`]);
+    /// what this does not cover becomes a new grant that never expires.
+    pub returns: Vec<grants::Draw>,
+}
+
+impl Entry {
+    /// A row of `kind` moving `delta` credits with nothing else special about it.
+    pub fn new(delta: i64, kind: TransactionType, note: Note, actor: Actor) -> Entry {
+        Entry {
+            delta,
+            kind,
+            reason: None,
+            note,
+            actor,
+            invoice_id: None,
+            idempotency_key: None,
+            currency_value: None,
+            expires_at: None,
+            returns: Vec::new(),
+        }
+    }
 }
 
 /// A change that was written: the ledger row, the account after it, and what the locked
@@ -122,6 +156,10 @@ pub struct Posted {
     pub account: CreditAccount,
     pub config: PromoCreditConfig,
     pub customer: Holder,
+    /// `expired` rows written in the same transaction: grants that had ended before the
+    /// change (when the scheduler had not run yet), and credits a refund gave back to ended
+    /// grants (docs/concepts.md, "Expiry").
+    pub expired: Vec<CreditTransaction>,
 }
 
 /// The customer an account belongs to, as a ledger row names them.
@@ -169,6 +207,8 @@ pub struct Adjustment {
     pub change: Change,
     pub note: Note,
     pub reason: Option<Reason>,
+    /// When the change adds credits: the day they expire at the end of.
+    pub expires_at: Option<time::Date>,
     pub expected_version: Option<i64>,
     pub actor: Actor,
     pub source: Source,
@@ -186,6 +226,7 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
         change,
         note,
         reason,
+        expires_at,
         expected_version,
         actor,
         source,
@@ -200,6 +241,9 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
     };
     post(conn, target, |locked| {
         let delta = change.delta_from(locked.account.balance);
+        if expires_at.is_some() && delta < 0 {
+            return Err(LedgerError::ExpiryWithoutGrant);
+        }
         let kind = match (source, delta > 0) {
             (Source::Console, true) => TransactionType::AdminAdded,
             (Source::Console, false) => TransactionType::AdminReduced,
@@ -207,14 +251,10 @@ pub fn adjust(conn: &mut DbConnection, adjustment: Adjustment) -> Result<Posted,
             (Source::Api, false) => TransactionType::ApiReduced,
         };
         Ok(Entry {
-            delta,
-            kind,
             reason,
-            note: note.clone(),
-            actor,
-            invoice_id: None,
             idempotency_key: idempotency_key.clone(),
-            currency_value: None,
+            expires_at,
+            ..Entry::new(delta, kind, note.clone(), actor)
         })
     })
 }
@@ -251,6 +291,9 @@ where
     loop {
         if let Some(posted) = write_transaction(conn, |conn| attempt(conn, target, &plan))? {
             crate::metrics::ledger_write(&posted.transaction.kind);
+            for row in &posted.expired {
+                crate::metrics::ledger_write(&row.kind);
+            }
             return Ok(posted);
         }
     }
@@ -272,40 +315,50 @@ where
         expected_version,
         audit,
     } = target;
-    let (customer, config) = holder_and_config(conn, user_id, currency)?;
-    let existing = lock_account(conn, user_id, currency.as_str())?;
-    let now = now_utc();
-    let account = existing
-        .clone()
-        .unwrap_or_else(|| empty_account(user_id, currency, now));
+    let Opened {
+        customer,
+        existing,
+        mut locked,
+        now,
+    } = open(conn, user_id, currency)?;
     if let Some(expected) = expected_version {
-        if expected != account.version {
+        if expected != locked.account.version {
             return Err(LedgerError::VersionConflict {
-                balance: account.balance,
-                version: account.version,
+                balance: locked.account.balance,
+                version: locked.account.version,
             });
         }
     }
-    let rate = ExchangeRate::from_e4(config.exchange_rate_e4)
-        .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
-    let mut locked = Locked {
-        account,
-        config,
-        currency: *currency,
-        rate,
-    };
+    let (mut expired, live) = expire_ended(conn, &mut locked, now.date(), now)?;
     let entry = plan(&locked)?;
     if !locked.config.enabled && entry.kind != TransactionType::InvoiceRefunded {
         return Err(LedgerError::CurrencyDisabled(currency.to_string()));
     }
-    let balance_after = apply_delta(locked.account.balance, entry.delta)?;
+    apply_delta(locked.account.balance, entry.delta)?;
     if existing.is_none() {
         match insert_account_if_absent(conn, &new_account(&locked.account, true))? {
             Some(id) => locked.account.id = id,
             None => return Ok(None),
         }
     }
-    let posted = write_entry(conn, locked, customer, entry, balance_after, now)?;
+    let moves = moves_of(&entry, &live)?;
+    let returned: Vec<i64> = entry.returns.iter().map(|&(grant, _)| grant).collect();
+    let transaction = write_entry(conn, &mut locked, entry, moves, now)?;
+    // Credits a refund gave back to a grant that has ended expire again at once.
+    let ended: Vec<CreditGrant> = grants::live(conn, locked.account.id)?
+        .into_iter()
+        .filter(|g| returned.contains(&g.id) && grants::has_ended(g, now.date()))
+        .collect();
+    for grant in &ended {
+        expired.push(write_expiry(conn, &mut locked, grant, now)?);
+    }
+    let posted = Posted {
+        transaction,
+        account: locked.account,
+        config: locked.config,
+        customer,
+        expired,
+    };
     if let Some(audit) = audit {
         let row = &posted.transaction;
         activity::record(
@@ -328,8 +381,164 @@ where
             },
         )?;
     }
-    add_to_daily_totals(conn, &posted.transaction)?;
+    for row in posted.expired.iter().chain([&posted.transaction]) {
+        add_to_daily_totals(conn, row)?;
+    }
     Ok(Some(posted))
+}
+
+/// Expires the grants of `user_id`'s account in `currency` that have ended on `today`, in one
+/// write transaction (the scheduler's step, docs/concepts.md "Expiry"); returns the
+/// `expired` rows, none when nothing had ended (or it was expired already).
+pub fn expire_account(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &CurrencyCode,
+    today: time::Date,
+) -> Result<Vec<CreditTransaction>, LedgerError> {
+    let rows = write_transaction(conn, |conn| -> Result<_, LedgerError> {
+        let Opened {
+            existing,
+            mut locked,
+            now,
+            ..
+        } = open(conn, user_id, currency)?;
+        if existing.is_none() {
+            return Ok(Vec::new());
+        }
+        let (expired, _) = expire_ended(conn, &mut locked, today, now)?;
+        for row in &expired {
+            add_to_daily_totals(conn, row)?;
+        }
+        Ok(expired)
+    })?;
+    for row in &rows {
+        crate::metrics::ledger_write(&row.kind);
+    }
+    Ok(rows)
+}
+
+/// The account of `user_id` in `currency` locked for a change (zero and version 0 when it
+/// does not exist yet), its customer and its currency's settings.
+struct Opened {
+    customer: Holder,
+    existing: Option<CreditAccount>,
+    locked: Locked,
+    now: time::PrimitiveDateTime,
+}
+
+fn open(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: &CurrencyCode,
+) -> Result<Opened, LedgerError> {
+    let (customer, config) = holder_and_config(conn, user_id, currency)?;
+    let existing = lock_account(conn, user_id, currency.as_str())?;
+    let now = now_utc();
+    let account = existing
+        .clone()
+        .unwrap_or_else(|| empty_account(user_id, currency, now));
+    let rate = ExchangeRate::from_e4(config.exchange_rate_e4)
+        .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
+    Ok(Opened {
+        customer,
+        existing,
+        locked: Locked {
+            account,
+            config,
+            currency: *currency,
+            rate,
+        },
+        now,
+    })
+}
+
+/// Writes an `expired` row for every grant of the locked account that has ended on `today`;
+/// returns those rows and the grants still live, in spending order.
+fn expire_ended(
+    conn: &mut DbConnection,
+    locked: &mut Locked,
+    today: time::Date,
+    now: time::PrimitiveDateTime,
+) -> Result<(Vec<CreditTransaction>, Vec<CreditGrant>), LedgerError> {
+    if locked.account.balance == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (ended, live): (Vec<CreditGrant>, Vec<CreditGrant>) =
+        grants::live(conn, locked.account.id)?
+            .into_iter()
+            .partition(|g| grants::has_ended(g, today));
+    let mut expired = Vec::new();
+    for grant in &ended {
+        expired.push(write_expiry(conn, locked, grant, now)?);
+    }
+    Ok((expired, live))
+}
+
+/// The `expired` row that takes what is left of `grant` out of the balance.
+fn write_expiry(
+    conn: &mut DbConnection,
+    locked: &mut Locked,
+    grant: &CreditGrant,
+    now: time::PrimitiveDateTime,
+) -> Result<CreditTransaction, LedgerError> {
+    let note = Note::generated(&expiry_note(grant));
+    let entry = Entry::new(
+        -grant.remaining,
+        TransactionType::Expired,
+        note,
+        Actor::System,
+    );
+    let moves = Moves {
+        draws: vec![(grant.id, grant.remaining)],
+        new_grant: None,
+    };
+    write_entry(conn, locked, entry, moves, now)
+}
+
+/// The note of an `expired` row: which grant ended, and when.
+pub fn expiry_note(grant: &CreditGrant) -> String {
+    let day = grant
+        .expires_at
+        .map_or_else(|| "no date".to_owned(), |d| d.to_string());
+    match grant.transaction_id {
+        Some(record) => format!("Expired: grant of record {record}, expires_at {day}"),
+        None => format!(
+            "Expired: grant {} held before expiry, expires_at {day}",
+            grant.id
+        ),
+    }
+}
+
+/// How a row moves grants: what it takes from (or gives back to) each, and the grant it
+/// makes.
+struct Moves {
+    draws: Vec<grants::Draw>,
+    new_grant: Option<(i64, Option<time::Date>)>,
+}
+
+/// The grant moves of `entry`, decided from the account's live grants (spending order):
+/// an adding row makes a grant, a taking row takes in spending order, a refund gives back.
+fn moves_of(entry: &Entry, live: &[CreditGrant]) -> Result<Moves, LedgerError> {
+    if entry.kind.is_grant() {
+        return Ok(Moves {
+            draws: Vec::new(),
+            new_grant: Some((entry.delta, entry.expires_at)),
+        });
+    }
+    if entry.delta < 0 {
+        let draws = grants::take(live, -entry.delta).ok_or(LedgerError::GrantsOutOfStep)?;
+        return Ok(Moves {
+            draws,
+            new_grant: None,
+        });
+    }
+    let given: i64 = entry.returns.iter().map(|&(_, credits)| -credits).sum();
+    let rest = entry.delta - given;
+    Ok(Moves {
+        draws: entry.returns.clone(),
+        new_grant: (rest > 0).then_some((rest, None)),
+    })
 }
 
 /// The activity action that records a ledger row of `kind`.
@@ -401,17 +610,18 @@ fn new_account(account: &CreditAccount, enabled: bool) -> NewCreditAccount<'_> {
     }
 }
 
-/// Writes the row (already checked) and the account's new balance, totals and version.
+/// Writes the row (already checked), its grant moves, the account's new balance, totals and
+/// version, and the day's totals; `locked` then holds the account after it.
 fn write_entry(
     conn: &mut DbConnection,
-    locked: Locked,
-    customer: Holder,
+    locked: &mut Locked,
     entry: Entry,
-    balance_after: i64,
+    moves: Moves,
     now: time::PrimitiveDateTime,
-) -> Result<Posted, LedgerError> {
+) -> Result<CreditTransaction, LedgerError> {
     let account = &locked.account;
     let delta = entry.delta;
+    let balance_after = apply_delta(account.balance, delta)?;
     let currency_value = entry
         .currency_value
         .unwrap_or_else(|| money_value(delta.abs(), locked.rate, &locked.currency))
@@ -433,6 +643,7 @@ fn write_entry(
         invoice_id: entry.invoice_id.as_deref(),
         idempotency_key: entry.idempotency_key.as_deref(),
         created_at: now,
+        expires_at: entry.expires_at,
     };
     let id: i64 = Prepared(
         diesel::insert_into(credit_transactions::table)
@@ -461,6 +672,26 @@ fn write_entry(
             .returning(credit_accounts::id),
     )
     .get_result::<i64>(conn)?;
+    grants::record_draws(
+        conn,
+        id,
+        &moves.draws,
+        entry.kind == TransactionType::Expired,
+    )?;
+    if let Some((granted, expires_at)) = moves.new_grant {
+        grants::insert(
+            conn,
+            &NewCreditGrant {
+                account_id: account.id,
+                transaction_id: Some(id),
+                expires_at,
+                granted,
+                remaining: granted,
+                closed: false,
+                created_at: now,
+            },
+        )?;
+    }
     let transaction = CreditTransaction {
         id,
         account_id: account.id,
@@ -479,13 +710,10 @@ fn write_entry(
         invoice_id: entry.invoice_id,
         idempotency_key: entry.idempotency_key,
         created_at: now,
+        expires_at: entry.expires_at,
     };
-    Ok(Posted {
-        transaction,
-        account: updated,
-        config: locked.config,
-        customer,
-    })
+    locked.account = updated;
+    Ok(transaction)
 }
 
 /// Adds a new row to its day's totals (per currency, type and reason), in the same

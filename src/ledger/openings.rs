@@ -17,7 +17,7 @@ use crate::domain::{
 };
 use crate::store::{configs, credits};
 
-use super::{add_day_totals, Actor, DayTotals, LedgerError};
+use super::{add_day_totals, grants, Actor, DayTotals, LedgerError};
 
 /// One new account's first balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct Opening {
     pub user_id: i64,
     pub currency: CurrencyCode,
     pub credits: i64,
+    /// When the opening's credits expire (docs/concepts.md, "Expiry").
+    pub expires_at: Option<time::Date>,
 }
 
 /// Rows written per statement: well under SQLite's limit of bound parameters.
@@ -101,12 +103,20 @@ pub fn open_accounts(
                 invoice_id: None,
                 idempotency_key: None,
                 created_at: now,
+                expires_at: o.expires_at,
             })
             .collect();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             per_backend!(conn, |c| diesel::insert_into(credit_transactions::table)
                 .values(chunk)
                 .execute(c))?;
+        }
+        let account_ids: Vec<i64> = openings
+            .iter()
+            .map(|o| ids[&(o.user_id, o.currency.as_str().to_owned())])
+            .collect();
+        for chunk in account_ids.chunks(ROWS_PER_INSERT) {
+            grants::grant_rows_of(conn, chunk)?;
         }
         add_to_daily_totals(conn, openings, now.date())?;
         for _ in openings {

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use time::Date;
 
-use crate::db::models::{CreditAccount, CreditTransaction};
-use crate::db::schema::{credit_accounts, credit_daily_totals, credit_transactions};
+use crate::db::models::{CreditAccount, CreditGrant, CreditTransaction};
+use crate::db::schema::{
+    credit_accounts, credit_daily_totals, credit_draws, credit_grants, credit_transactions,
+};
 use crate::db::DbConnection;
 use crate::domain::{holder_change, Note, TransactionType, MAX_BALANCE};
 
@@ -64,13 +66,44 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<Report> {
             .order((credit_transactions::account_id, credit_transactions::id))
             .select(CreditTransaction::as_select())
             .load(conn)?;
+        let grants: Vec<CreditGrant> = credit_grants::table
+            .filter(credit_grants::account_id.between(first.id, last.id))
+            .order((credit_grants::account_id, credit_grants::id))
+            .select(CreditGrant::as_select())
+            .load(conn)?;
+        let draws: Vec<DrawSeen> = credit_draws::table
+            .inner_join(credit_grants::table)
+            .inner_join(credit_transactions::table)
+            .filter(credit_grants::account_id.between(first.id, last.id))
+            .order((credit_grants::account_id, credit_draws::grant_id))
+            .select((
+                credit_draws::grant_id,
+                credit_draws::credits,
+                credit_transactions::id,
+                credit_transactions::account_id,
+                credit_transactions::kind,
+                credit_transactions::created_at,
+            ))
+            .load(conn)?;
         let mut rows = rows.into_iter().peekable();
+        let mut grants = grants.into_iter().peekable();
+        let mut draws = draws.into_iter().peekable();
         for account in &accounts {
             let mut own = Vec::new();
             while let Some(row) = rows.next_if(|row| row.account_id == account.id) {
                 own.push(row);
             }
             check_account(account, &own, &mut report);
+            let mut held = Vec::new();
+            while let Some(grant) = grants.next_if(|g| g.account_id == account.id) {
+                held.push(grant);
+            }
+            let ids: Vec<i64> = held.iter().map(|g| g.id).collect();
+            let mut drawn = Vec::new();
+            while let Some(draw) = draws.next_if(|d| ids.contains(&d.0)) {
+                drawn.push(draw);
+            }
+            check_grants(account, &own, &held, &drawn, &mut report);
         }
         after_id = last.id;
     }
@@ -182,6 +215,77 @@ fn check_account(account: &CreditAccount, rows: &[CreditTransaction], report: &m
             account.version,
             rows.len()
         ));
+    }
+}
+
+/// A draw as verify reads it: grant, credits, and the row's id, account, type and time.
+type DrawSeen = (i64, i64, i64, i64, String, time::PrimitiveDateTime);
+
+/// The invariants of expiry (docs/concepts.md, "Expiry"): the grants hold the balance, each
+/// grant holds what was granted less what was drawn, draws stay in their account, and no
+/// credit was taken from a grant after it expired.
+fn check_grants(
+    account: &CreditAccount,
+    rows: &[CreditTransaction],
+    grants: &[CreditGrant],
+    draws: &[DrawSeen],
+    report: &mut Report,
+) {
+    let name = format!(
+        "account {} (customer {}, {})",
+        account.id, account.user_id, account.currency
+    );
+    let held: i128 = grants.iter().map(|g| i128::from(g.remaining)).sum();
+    if held != i128::from(account.balance) {
+        report.problem(format!(
+            "{name}: its grants hold {held} credits, its balance is {}",
+            account.balance
+        ));
+    }
+    for grant in grants {
+        let at = format!("{name}, grant {}", grant.id);
+        let mine: Vec<&DrawSeen> = draws.iter().filter(|d| d.0 == grant.id).collect();
+        let drawn: i128 = mine.iter().map(|d| i128::from(d.1)).sum();
+        if i128::from(grant.granted) - drawn != i128::from(grant.remaining) {
+            report.problem(format!(
+                "{at}: granted {} less drawn {drawn} is not its remaining {}",
+                grant.granted, grant.remaining
+            ));
+        }
+        if !(0..=grant.granted).contains(&grant.remaining) {
+            report.problem(format!(
+                "{at}: remaining {} is outside 0..={}",
+                grant.remaining, grant.granted
+            ));
+        }
+        for (_, credits, row, row_account, kind, created_at) in mine {
+            if *row_account != account.id {
+                report.problem(format!(
+                    "{at}: row {row} of account {row_account} draws from it"
+                ));
+            }
+            let after_expiry = grant.expires_at.is_some_and(|day| created_at.date() > day);
+            if *credits > 0 && after_expiry && kind != TransactionType::Expired.as_str() {
+                report.problem(format!(
+                    "{at}: row {row} took {credits} credits from it after it expired"
+                ));
+            }
+        }
+        if let Some(id) = grant.transaction_id {
+            match rows.iter().find(|r| r.id == id) {
+                None => report.problem(format!("{at}: its row {id} is not in this account")),
+                Some(row) => {
+                    let granting = TransactionType::parse(&row.kind).is_ok_and(|k| k.is_grant());
+                    if granting
+                        && (row.delta != grant.granted || row.expires_at != grant.expires_at)
+                    {
+                        report.problem(format!(
+                            "{at}: differs from its row {id} in credits or expiry"
+                        ));
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -147,6 +147,7 @@ pub fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i
             change: Change::SetTo(balance),
             note: Note::parse("opening balance").unwrap(),
             reason: None,
+            expires_at: None,
             expected_version: None,
             actor: Actor::System,
             source: Source::Console,

@@ -200,7 +200,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     admin.require(Permission::AdjustCredits)?;
     let user_id = parse_user_id(&path)?;
-    let (status, errors) = match fields.parse() {
+    let (status, errors) = match fields.parse(crate::db::now_utc().date()) {
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Ok(input) => {
             let adjustment = input.by_admin(user_id, admin.admin_id, admin.audit.clone());

@@ -5,8 +5,8 @@ use askama::Template;
 use super::CustomerView;
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
 use crate::domain::{
-    apply, format_credits, money_value, normalize_line_breaks, parse_amount, CurrencyCode,
-    ExchangeRate, Mode, Reason,
+    apply, expiry_label, format_credits, money_value, normalize_line_breaks, parse_amount,
+    CurrencyCode, ExchangeRate, Mode, Reason,
 };
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
@@ -223,8 +223,12 @@ impl HistoryRow {
 pub fn confirmation(row: &CreditTransaction) -> String {
     let verb = if row.delta > 0 { "Added" } else { "Removed" };
     let amount = row.delta.abs();
+    let expiry = row
+        .expires_at
+        .map(|day| format!(", expiring on {}", expiry_label(day)))
+        .unwrap_or_default();
     format!(
-        "{verb} {} credit{}: {} → {}",
+        "{verb} {} credit{}: {} → {}{expiry}",
         format_credits(amount),
         if amount == 1 { "" } else { "s" },
         format_credits(row.balance_before),

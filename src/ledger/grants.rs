@@ -1,0 +1,276 @@
+//! Grants: the credits each adding row gave an account, what is left of them, and the order
+//! they are spent in (docs/concepts.md, "Expiry"). The rules are pure functions here; the
+//! ledger ([`super::post`]) applies them inside its lock, and the reads and writes of the
+//! grant tables are at the end of this file.
+
+use std::cmp::Ordering;
+
+use diesel::prelude::*;
+use time::Date;
+
+use crate::db::models::{CreditGrant, NewCreditGrant};
+use crate::db::schema::{credit_draws, credit_grants, credit_transactions};
+use crate::db::DbConnection;
+
+/// Credits moved between a row and one grant: taken from it (> 0) or given back (< 0).
+pub type Draw = (i64, i64);
+
+/// The spending order: soonest expiry first, never-expiring last, then the oldest grant.
+pub fn spending_order(a: &CreditGrant, b: &CreditGrant) -> Ordering {
+    let key = |g: &CreditGrant| (g.expires_at.is_none(), g.expires_at, g.id);
+    key(a).cmp(&key(b))
+}
+
+/// Has the grant ended on `today` (UTC)? Its credits expire at the end of its expiry day, and
+/// a grant whose expiry was written stays ended (credits given back to it expire again).
+pub fn has_ended(grant: &CreditGrant, today: Date) -> bool {
+    grant.closed || grant.expires_at.is_some_and(|day| day < today)
+}
+
+/// Takes `credits` from `grants` (already in spending order); none when they hold fewer.
+pub fn take(grants: &[CreditGrant], credits: i64) -> Option<Vec<Draw>> {
+    let mut left = credits;
+    let mut draws = Vec::new();
+    for grant in grants {
+        if left == 0 {
+            break;
+        }
+        let taken = grant.remaining.min(left);
+        if taken > 0 {
+            draws.push((grant.id, taken));
+            left -= taken;
+        }
+    }
+    (left == 0).then_some(draws)
+}
+
+/// Gives `credits` back to the grants a payment took them from: `taken` holds each grant with
+/// what the payment still owes it. The grant spent last gets its credits back first (the
+/// reverse of the spending order), so returned credits are those that last longest. What the
+/// grants cannot take (credits spent before grants were kept) is the second value.
+pub fn give_back(taken: &[(CreditGrant, i64)], credits: i64) -> (Vec<Draw>, i64) {
+    let mut order: Vec<&(CreditGrant, i64)> = taken.iter().filter(|(_, owed)| *owed > 0).collect();
+    order.sort_by(|a, b| spending_order(&b.0, &a.0));
+    let mut left = credits;
+    let mut draws = Vec::new();
+    for (grant, owed) in order {
+        if left == 0 {
+            break;
+        }
+        let back = (*owed).min(left);
+        draws.push((grant.id, -back));
+        left -= back;
+    }
+    (draws, left)
+}
+
+/// The grants of an account that still hold credits, in spending order.
+pub fn live(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<CreditGrant>> {
+    let mut grants: Vec<CreditGrant> = credit_grants::table
+        .filter(credit_grants::account_id.eq(account_id))
+        .filter(credit_grants::remaining.gt(0))
+        .select(CreditGrant::as_select())
+        .load(conn)?;
+    grants.sort_by(spending_order);
+    Ok(grants)
+}
+
+/// What a payment's rows (its `invoice_applied` and `invoice_refunded` rows) still owe each
+/// grant they took credits from.
+pub fn owed_by_invoice(
+    conn: &mut DbConnection,
+    invoice_id: &str,
+) -> QueryResult<Vec<(CreditGrant, i64)>> {
+    let draws: Vec<(i64, i64)> = credit_draws::table
+        .inner_join(credit_transactions::table)
+        .filter(credit_transactions::invoice_id.eq(invoice_id))
+        .select((credit_draws::grant_id, credit_draws::credits))
+        .load(conn)?;
+    let mut owed: Vec<(i64, i64)> = Vec::new();
+    for (grant, credits) in draws {
+        match owed.iter_mut().find(|(id, _)| *id == grant) {
+            Some((_, sum)) => *sum += credits,
+            None => owed.push((grant, credits)),
+        }
+    }
+    let ids: Vec<i64> = owed.iter().map(|(id, _)| *id).collect();
+    let grants: Vec<CreditGrant> = credit_grants::table
+        .filter(credit_grants::id.eq_any(ids))
+        .select(CreditGrant::as_select())
+        .load(conn)?;
+    Ok(grants
+        .into_iter()
+        .map(|g| {
+            let sum = owed.iter().find(|(id, _)| *id == g.id).map_or(0, |o| o.1);
+            (g, sum)
+        })
+        .collect())
+}
+
+/// A new grant made by row `transaction_id`.
+pub(crate) fn insert(conn: &mut DbConnection, grant: &NewCreditGrant) -> QueryResult<i64> {
+    diesel::insert_into(credit_grants::table)
+        .values(grant)
+        .returning(credit_grants::id)
+        .get_result(conn)
+}
+
+/// Makes every adding row of the (new) accounts `account_ids` its grant: how an import's
+/// opening rows, written many at once, get theirs.
+pub(crate) fn grant_rows_of(conn: &mut DbConnection, account_ids: &[i64]) -> QueryResult<usize> {
+    use crate::domain::TransactionType;
+    let kinds: Vec<&str> = TransactionType::ALL
+        .iter()
+        .filter(|k| k.is_grant())
+        .map(|k| k.as_str())
+        .collect();
+    let rows = credit_transactions::table
+        .filter(credit_transactions::account_id.eq_any(account_ids))
+        .filter(credit_transactions::kind.eq_any(kinds))
+        .select((
+            credit_transactions::account_id,
+            credit_transactions::id.nullable(),
+            credit_transactions::expires_at,
+            credit_transactions::delta,
+            credit_transactions::delta,
+            false.into_sql::<diesel::sql_types::Bool>(),
+            credit_transactions::created_at,
+        ));
+    diesel::insert_into(credit_grants::table)
+        .values(rows)
+        .into_columns((
+            credit_grants::account_id,
+            credit_grants::transaction_id,
+            credit_grants::expires_at,
+            credit_grants::granted,
+            credit_grants::remaining,
+            credit_grants::closed,
+            credit_grants::created_at,
+        ))
+        .execute(conn)
+}
+
+/// Gives every account whose balance no grant holds yet one grant that never expires, as the
+/// migration that brought expiry did: how the bench's seeder, which writes rows without the
+/// ledger, leaves grants that add up.
+pub fn adopt_balances(conn: &mut DbConnection) -> QueryResult<usize> {
+    use crate::db::schema::credit_accounts;
+    let held = credit_grants::table
+        .filter(credit_grants::account_id.eq(credit_accounts::id))
+        .select(credit_grants::id);
+    let rows = credit_accounts::table
+        .filter(credit_accounts::balance.gt(0))
+        .filter(diesel::dsl::not(diesel::dsl::exists(held)))
+        .select((
+            credit_accounts::id,
+            None::<i64>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(),
+            None::<Date>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Date>>(),
+            credit_accounts::balance,
+            credit_accounts::balance,
+            false.into_sql::<diesel::sql_types::Bool>(),
+            credit_accounts::created_at,
+        ));
+    diesel::insert_into(credit_grants::table)
+        .values(rows)
+        .into_columns((
+            credit_grants::account_id,
+            credit_grants::transaction_id,
+            credit_grants::expires_at,
+            credit_grants::granted,
+            credit_grants::remaining,
+            credit_grants::closed,
+            credit_grants::created_at,
+        ))
+        .execute(conn)
+}
+
+/// Records row `transaction_id`'s draws and moves each grant's remaining credits; `closes`
+/// marks the grants ended (an `expired` row).
+pub(crate) fn record_draws(
+    conn: &mut DbConnection,
+    transaction_id: i64,
+    draws: &[Draw],
+    closes: bool,
+) -> QueryResult<()> {
+    if draws.is_empty() {
+        return Ok(());
+    }
+    for &(grant, credits) in draws {
+        let target = credit_grants::table.find(grant);
+        let remaining = credit_grants::remaining.eq(credit_grants::remaining - credits);
+        if closes {
+            diesel::update(target)
+                .set((remaining, credit_grants::closed.eq(true)))
+                .execute(conn)?;
+        } else {
+            diesel::update(target).set(remaining).execute(conn)?;
+        }
+    }
+    let rows: Vec<_> = draws
+        .iter()
+        .map(|&(grant, credits)| {
+            (
+                credit_draws::transaction_id.eq(transaction_id),
+                credit_draws::grant_id.eq(grant),
+                credit_draws::credits.eq(credits),
+            )
+        })
+        .collect();
+    crate::db::dialect::per_backend!(conn, |c| diesel::insert_into(credit_draws::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    fn grant(id: i64, expires_at: Option<Date>, remaining: i64) -> CreditGrant {
+        CreditGrant {
+            id,
+            account_id: 1,
+            transaction_id: Some(id),
+            expires_at,
+            granted: remaining.max(1),
+            remaining,
+            closed: false,
+            created_at: datetime!(2026-11-01 0:00),
+        }
+    }
+
+    #[test]
+    fn spends_soonest_expiry_first_never_expiring_last_then_oldest() {
+        let mut grants = vec![
+            grant(1, None, 10),
+            grant(2, Some(date!(2027 - 01 - 31)), 10),
+            grant(3, Some(date!(2026 - 12 - 31)), 10),
+            grant(4, Some(date!(2026 - 12 - 31)), 10),
+            grant(5, None, 10),
+        ];
+        grants.sort_by(spending_order);
+        let ids: Vec<i64> = grants.iter().map(|g| g.id).collect();
+        assert_eq!(ids, [3, 4, 2, 1, 5]);
+        assert_eq!(take(&grants, 25), Some(vec![(3, 10), (4, 10), (2, 5)]));
+        assert_eq!(take(&grants, 51), None);
+    }
+
+    #[test]
+    fn gives_back_to_the_grant_spent_last_first() {
+        let taken = vec![
+            (grant(3, Some(date!(2026 - 12 - 31)), 0), 10),
+            (grant(2, Some(date!(2027 - 01 - 31)), 0), 5),
+        ];
+        assert_eq!(give_back(&taken, 7), (vec![(2, -5), (3, -2)], 0));
+        assert_eq!(give_back(&taken, 20), (vec![(2, -5), (3, -10)], 5));
+    }
+
+    #[test]
+    fn a_grant_ends_after_its_day() {
+        let g = grant(1, Some(date!(2026 - 12 - 31)), 5);
+        assert!(!has_ended(&g, date!(2026 - 12 - 31)));
+        assert!(has_ended(&g, date!(2027 - 01 - 01)));
+        assert!(!has_ended(&grant(2, None, 5), date!(2100 - 01 - 01)));
+    }
+}
