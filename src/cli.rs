@@ -76,6 +76,13 @@ enum Command {
     },
     /// Check every ledger invariant over the whole database; exit 1 listing what breaks.
     Verify,
+    /// Expire the grants whose expiry day has ended, as the server does on its own after
+    /// every midnight UTC (docs/concepts.md, "Expiry"); for those who prefer cron.
+    Expire {
+        /// List what would expire, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Import from a CSV file (docs/import.md).
     Import {
         #[command(subcommand)]
@@ -377,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("All invariants hold.");
         }
+        Command::Expire { dry_run } => expire(&mut conn, dry_run)?,
         Command::Backup { file } => {
             let written = db::backup::backup(&mut conn, &file)?;
             println!("Backed up to {}.", written.display());
@@ -387,6 +395,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `creditdesk expire [--dry-run]`.
+fn expire(conn: &mut DbConnection, dry_run: bool) -> anyhow::Result<()> {
+    use crate::ledger::expiry;
+    let today = crate::db::now_utc().date();
+    let credits = |outcome: &expiry::Outcome| -> String {
+        let parts: Vec<String> = outcome
+            .credits
+            .iter()
+            .map(|(currency, credits)| format!("{credits} {currency}"))
+            .collect();
+        parts.join(", ")
+    };
+    if dry_run {
+        let (outcome, due) = expiry::dry_run(conn, today)?;
+        for grant in &due {
+            println!(
+                "would expire {} credits of customer {} ({}) in {}: {}",
+                grant.grant.remaining,
+                grant.user_id,
+                grant.email,
+                grant.currency,
+                crate::ledger::expiry_note(&grant.grant)
+            );
+        }
+        match outcome.rows {
+            0 => println!("Nothing to expire today ({today}). Dry run: nothing was written."),
+            rows => println!(
+                "{rows} grants would expire ({}). Dry run: nothing was written.",
+                credits(&outcome)
+            ),
+        }
+        return Ok(());
+    }
+    let holder = format!("command {}", std::process::id());
+    let outcome = expiry::run(conn, today, &holder)?;
+    if outcome.busy {
+        println!("Another run (a server or this command) is expiring grants right now; it does the work. Nothing was done here.");
+    } else if outcome.rows == 0 {
+        println!("Nothing to expire today ({today}).");
+    } else {
+        println!(
+            "Wrote {} expired rows ({}).",
+            outcome.rows,
+            credits(&outcome)
+        );
+    }
+    Ok(())
 }
 
 /// `creditdesk import customers`: the console's check and apply, from the shell.

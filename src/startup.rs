@@ -70,6 +70,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         actix_web::rt::spawn(housekeeping(pool.clone()));
         actix_web::rt::spawn(checkpoints(pool.clone()));
+        actix_web::rt::spawn(expiry_schedule(pool.clone()));
         let upload_limit = settings.import_max_bytes + crate::auth::UPLOAD_OVERHEAD;
         let state = web::Data::new(AppState::new(pool, settings));
         let server =
@@ -164,6 +165,50 @@ async fn checkpoints(pool: Pool) {
             Err(error) => tracing::warn!(%error, "background checkpoint did not run"),
         }
     }
+}
+
+/// The longest the expiry scheduler sleeps: a grant ends at midnight UTC, and a run a few
+/// minutes later finds it whatever the clock did meanwhile.
+const EXPIRY_CHECK_EVERY: Duration = Duration::from_secs(600);
+
+/// Expires ended grants (docs/concepts.md, "Expiry"): once at start, which catches up on
+/// midnights the server missed, then just after every midnight UTC (and at least every
+/// [`EXPIRY_CHECK_EVERY`]), for as long as the server runs. Servers on one database take
+/// turns through the lease in `crate::ledger::expiry::run`.
+async fn expiry_schedule(pool: Pool) {
+    let holder = format!(
+        "server {} {:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    loop {
+        let (pool, holder_name) = (pool.clone(), holder.clone());
+        let ran = web::block(move || -> anyhow::Result<_> {
+            let mut conn = pool.get()?;
+            let today = crate::db::now_utc().date();
+            Ok(crate::ledger::expiry::run(&mut conn, today, &holder_name)?)
+        })
+        .await;
+        match ran {
+            Ok(Ok(outcome)) if outcome.rows > 0 => {
+                tracing::info!(rows = outcome.rows, credits = ?outcome.credits, "expired ended grants")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "expiry run failed; it runs again later"),
+            Err(error) => tracing::warn!(%error, "expiry run did not start"),
+        }
+        actix_web::rt::time::sleep(until_next_expiry_run(crate::db::now_utc())).await;
+    }
+}
+
+/// Time to the next run: two seconds past the next midnight UTC, or [`EXPIRY_CHECK_EVERY`]
+/// when that is sooner.
+fn until_next_expiry_run(now: time::PrimitiveDateTime) -> Duration {
+    let midnight = now.date().next_day().map(|day| day.midnight());
+    let to_midnight = midnight
+        .map(|m| (m - now).unsigned_abs() + Duration::from_secs(2))
+        .unwrap_or(EXPIRY_CHECK_EVERY);
+    to_midnight.min(EXPIRY_CHECK_EVERY)
 }
 
 /// The method as a metric label: one of HTTP's own, else `OTHER`, so clients cannot make

@@ -1,5 +1,5 @@
 //! The Promo Credits tab's parameters (`/users/{id}/promo-credits?currency=&before=`), and
-//! the live preview's (`…/preview?currency=&mode=&amount=`).
+//! the live preview's (`…/preview?currency=&mode=&amount=&expires_at=`).
 
 use serde::Deserialize;
 
@@ -58,4 +58,5 @@ pub struct RawPreviewQuery {
     pub currency: String,
     pub mode: String,
     pub amount: String,
+    pub expires_at: String,
 }

@@ -18,9 +18,10 @@ use crate::forms::FieldErrors;
 use crate::ledger;
 use crate::startup::AppState;
 use crate::store::credits::{self, AccountContext};
+use crate::store::grants;
 use crate::views::users::promo_credits::{
     confirmation, tab_href, usage_confirmation, AccountFigures, Panel, PanelFragment, Preview,
-    PreviewFragment, PromoCreditsPage, UpdateForm, UpdateModal, UpdatePage,
+    PreviewFragment, PromoCreditsPage, TabReads, UpdateForm, UpdateModal, UpdatePage,
 };
 use crate::views::users::CustomerView;
 use crate::views::Layout;
@@ -64,7 +65,7 @@ async fn respond_with_tab(
 ) -> Result<HttpResponse, AppError> {
     let code = query.currency.as_ref().map(|c| c.to_string());
     let (before, updated_id) = (query.before, query.updated);
-    let (admin, (context, history, updated)) = signed
+    let (admin, (context, reads, updated)) = signed
         .with_conn(state, move |conn, admin| {
             admin.require(Permission::View)?;
             let context = credits::account_context(conn, user_id, code.as_deref(), true)?
@@ -74,11 +75,20 @@ async fn respond_with_tab(
             };
             let history =
                 credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
+            let grants = match &context.account {
+                Some(account) if account.balance > 0 => grants::held(conn, account.id)?,
+                _ => Vec::new(),
+            };
             let updated = match updated_id {
                 Some(id) => credits::transaction(conn, id)?,
                 None => None,
             };
-            Ok((context, history, updated))
+            let reads = TabReads {
+                history,
+                grants,
+                today: Some(crate::db::now_utc().date()),
+            };
+            Ok((context, reads, updated))
         })
         .await?;
     let said = said.or_else(|| confirmation_of(&context, &query, updated.as_ref()));
@@ -87,7 +97,7 @@ async fn respond_with_tab(
         &admin.csrf_token,
         can_adjust,
         &context,
-        history,
+        reads,
         query.before,
         said,
     );
@@ -315,12 +325,18 @@ pub async fn preview(
         currency: typed.currency.clone(),
         mode: typed.mode.clone(),
         amount: typed.amount.clone(),
+        expires_at: typed.expires_at.clone(),
         ..AdjustmentFields::default()
     };
-    let mut form =
-        UpdateForm::refilled(&admin.csrf_token, &context, fields, FieldErrors::default());
+    let today = crate::db::now_utc().date();
+    let mut form = UpdateForm::refilled(
+        &admin.csrf_token,
+        &context,
+        fields.clone(),
+        FieldErrors::default(),
+    );
     form.preview = match &context.config {
-        Some(config) => Preview::of(&typed.mode, &typed.amount, form.balance, config),
+        Some(config) => Preview::of(&fields, form.balance, config, today),
         None => Preview::not_offered(typed.currency.trim()),
     };
     ok(&PreviewFragment { form })

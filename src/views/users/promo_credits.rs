@@ -1,16 +1,20 @@
 //! `/users/{id}/promo-credits`: the Promo Credits tab and the Update Promo Credit form.
 
 use askama::Template;
+use time::Date;
 
 use super::CustomerView;
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
 use crate::domain::{
-    apply, expiry_label, format_credits, money_value, normalize_line_breaks, parse_amount,
-    CurrencyCode, ExchangeRate, Mode, Reason,
+    apply, expiry_label, format_credits, latest_expiry, money_value, normalize_line_breaks,
+    parse_amount, parse_expiry, CurrencyCode, ExchangeRate, Mode, Reason,
 };
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
+use crate::ledger::grants::expires_within;
+use crate::ledger::LedgerError;
 use crate::store::credits::{AccountContext, HistoryPage};
+use crate::store::grants::HeldGrant;
 use crate::views::{reason_label, short_time, type_label, Layout};
 
 /// The full tab page (no JavaScript, or a first visit).
@@ -74,6 +78,68 @@ pub struct Selected {
     pub history: Vec<HistoryRow>,
     pub older_href: Option<String>,
     pub newer_href: Option<String>,
+    /// The grants that still hold credits, in spending order.
+    pub grants: Vec<GrantRow>,
+    /// Credits that expire in the next [`EXPIRING_DAYS`] days unless spent.
+    pub expiring: i64,
+    pub expiring_text: String,
+}
+
+/// What the tab reads of an account: a page of its history and the grants it holds, as of
+/// `today` (UTC).
+#[derive(Debug, Clone, Default)]
+pub struct TabReads {
+    pub history: HistoryPage,
+    pub grants: Vec<HeldGrant>,
+    pub today: Option<Date>,
+}
+
+/// The window of the tab's "credits expire in the next 30 days".
+pub const EXPIRING_DAYS: i64 = 30;
+
+/// One grant on the tab: what is left of it, when and by whom it was given, when it expires.
+pub struct GrantRow {
+    pub record_id: Option<i64>,
+    pub left_text: String,
+    pub granted_text: String,
+    pub granted_at: String,
+    pub by: String,
+    pub expires_text: String,
+    /// `YYYY-MM-DD`, empty when it never expires.
+    pub expires_at: String,
+    pub soon: bool,
+}
+
+impl GrantRow {
+    fn new(held: &HeldGrant, today: Date) -> GrantRow {
+        let grant = &held.grant;
+        let expires_text = match grant.expires_at {
+            None => "Never".to_owned(),
+            Some(day) => {
+                let days = (day - today).whole_days();
+                let when = match days {
+                    ..=-1 => "ended".to_owned(),
+                    0 => "end of today".to_owned(),
+                    1 => "tomorrow".to_owned(),
+                    n => format!("in {n} days"),
+                };
+                format!("{} ({when})", expiry_label(day))
+            }
+        };
+        GrantRow {
+            record_id: grant.transaction_id,
+            left_text: format_credits(grant.remaining),
+            granted_text: format_credits(grant.granted),
+            granted_at: held.row.as_ref().map_or_else(
+                || "before expiry dates".to_owned(),
+                |r| short_time(r.created_at),
+            ),
+            by: held.by.clone(),
+            expires_text,
+            expires_at: grant.expires_at.map(|d| d.to_string()).unwrap_or_default(),
+            soon: expires_within(grant, today, EXPIRING_DAYS),
+        }
+    }
 }
 
 /// `/users/{id}/promo-credits?currency=EUR`.
@@ -88,10 +154,16 @@ impl Panel {
         csrf_token: &str,
         can_adjust: bool,
         context: &AccountContext,
-        history: HistoryPage,
+        reads: TabReads,
         before: Option<i64>,
         confirmation: Option<String>,
     ) -> Panel {
+        let TabReads {
+            history,
+            grants,
+            today,
+        } = reads;
+        let today = today.unwrap_or_else(|| crate::db::now_utc().date());
         let user_id = context.customer.id;
         let selected_code = context.config.as_ref().map(|c| c.currency.as_str());
         let currencies = context
@@ -106,6 +178,20 @@ impl Panel {
         let selected = context.config.as_ref().map(|config| {
             let figures = AccountFigures::from(context.account.as_ref());
             let here = tab_href(user_id, &config.currency);
+            let expiring: i64 = grants
+                .iter()
+                .filter(|h| expires_within(&h.grant, today, EXPIRING_DAYS))
+                .map(|h| h.grant.remaining)
+                .sum();
+            let expiring_text = format!(
+                "{} expire in the next {EXPIRING_DAYS} days ({})",
+                if expiring == 1 {
+                    "1 credit".to_owned()
+                } else {
+                    format!("{} credits", format_credits(expiring))
+                },
+                money_text(expiring, config.exchange_rate_e4, &config.currency)
+            );
             Selected {
                 currency: config.currency.clone(),
                 currency_enabled: config.enabled,
@@ -134,6 +220,9 @@ impl Panel {
                     .iter()
                     .map(|(row, by)| HistoryRow::new(row, by))
                     .collect(),
+                grants: grants.iter().map(|h| GrantRow::new(h, today)).collect(),
+                expiring,
+                expiring_text,
             }
         });
         Panel {
@@ -285,6 +374,9 @@ pub struct UpdateForm {
     pub rate_text: String,
     pub cancel_href: String,
     pub preview: Option<Preview>,
+    /// The range of the *Expires on* date: today up to ten years ahead (`YYYY-MM-DD`).
+    pub expires_min: String,
+    pub expires_max: String,
 }
 
 impl UpdateForm {
@@ -312,6 +404,7 @@ impl UpdateForm {
         errors: FieldErrors,
     ) -> UpdateForm {
         let figures = AccountFigures::from(context.account.as_ref());
+        let today = crate::db::now_utc().date();
         let (money, rate) = match &context.config {
             Some(config) => (
                 money_text(figures.balance, config.exchange_rate_e4, &config.currency),
@@ -330,6 +423,8 @@ impl UpdateForm {
             money_text: money,
             rate_text: rate,
             preview: None,
+            expires_min: today.to_string(),
+            expires_max: latest_expiry(today).to_string(),
         }
     }
 
@@ -389,11 +484,12 @@ impl Preview {
     /// `120 → 170, +50 credits, +50.00 EUR`, or why the change would be refused: the same
     /// grammar and balance rule the ledger applies.
     pub fn of(
-        mode: &str,
-        amount: &str,
+        typed: &AdjustmentFields,
         balance: i64,
         config: &PromoCreditConfig,
+        today: Date,
     ) -> Option<Preview> {
+        let (mode, amount) = (typed.mode.as_str(), typed.amount.as_str());
         if amount.trim().is_empty() {
             return None;
         }
@@ -408,12 +504,20 @@ impl Preview {
             Ok(applied) => applied,
             Err(error) => return Preview::refused(error.to_string()),
         };
+        let expiry = match parse_expiry(&typed.expires_at, today) {
+            Ok(None) => String::new(),
+            Ok(Some(_)) if delta < 0 => {
+                return Preview::refused(LedgerError::ExpiryWithoutGrant.to_string())
+            }
+            Ok(Some(day)) => format!(", expire on {}", expiry_label(day)),
+            Err(error) => return Preview::refused(error.to_string()),
+        };
         let value = money_text(delta.abs(), config.exchange_rate_e4, &config.currency);
         let sign = if delta > 0 { "+" } else { "−" };
         let large = is_large_change(delta, balance);
         Some(Preview {
             text: format!(
-                "{} → {}, {sign}{} credits, {sign}{value}{}",
+                "{} → {}, {sign}{} credits{expiry}, {sign}{value}{}",
                 format_credits(balance),
                 format_credits(after),
                 format_credits(delta.abs()),
@@ -460,8 +564,13 @@ mod tests {
 
     #[test]
     fn previews_say_what_would_happen() {
-        let text = |mode, amount, balance| {
-            Preview::of(mode, amount, balance, &euro()).map(|p| (p.text, p.large))
+        let text = |mode: &str, amount: &str, balance| {
+            let typed = AdjustmentFields {
+                mode: mode.to_owned(),
+                amount: amount.to_owned(),
+                ..AdjustmentFields::default()
+            };
+            Preview::of(&typed, balance, &euro(), TODAY).map(|p| (p.text, p.large))
         };
         assert_eq!(
             text("set", "170", 120),
@@ -494,5 +603,40 @@ mod tests {
         );
         assert!(!text("change", "1199", 120).unwrap().1);
         assert_eq!(text("set", "  ", 120), None);
+    }
+
+    const TODAY: Date = time::macros::date!(2026 - 11 - 28);
+
+    #[test]
+    fn previews_say_when_added_credits_expire() {
+        let text = |mode: &str, amount: &str, expires_at: &str| {
+            let typed = AdjustmentFields {
+                mode: mode.to_owned(),
+                amount: amount.to_owned(),
+                expires_at: expires_at.to_owned(),
+                ..AdjustmentFields::default()
+            };
+            Preview::of(&typed, 120, &euro(), TODAY).map(|p| (p.text, p.class))
+        };
+        assert_eq!(
+            text("change", "50", "2026-12-31"),
+            Some((
+                "120 → 170, +50 credits, expire on 31 Dec 2026, +50.00 EUR".to_owned(),
+                "ok"
+            ))
+        );
+        assert_eq!(text("set", "100", "2026-12-31").unwrap().1, "refused");
+        assert!(text("change", "5", "2026-11-27")
+            .unwrap()
+            .0
+            .contains("has passed"));
+        assert!(text("change", "5", "2040-01-01")
+            .unwrap()
+            .0
+            .contains("10 years"));
+        assert!(text("change", "5", "31.12.2026")
+            .unwrap()
+            .0
+            .contains("YYYY-MM-DD"));
     }
 }
