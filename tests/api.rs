@@ -129,6 +129,61 @@ fn customer_lists_page_by_cursor() {
 }
 
 #[test]
+fn an_adjustment_may_give_credits_an_expiry() {
+    use creditdesk::db::schema::credit_grants;
+    let app = TestApp::spawn();
+    let api = Api::new(&app, "Checkout (prod)");
+    let user = app.customer_with(1, 10);
+    let path = format!("/users/{user}/promo-credit/adjustments");
+    let today = creditdesk::db::now_utc().date();
+    let day = |days: i64| (today + time::Duration::days(days)).to_string();
+    let too_far = (creditdesk::domain::latest_expiry(today) + time::Duration::days(1)).to_string();
+
+    let added = api.post(
+        &path,
+        &json!({"currency": "EUR", "change": 25, "note": "Autumn", "expires_at": day(30)}),
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let rows: Vec<(i64, Option<time::Date>)> = credit_grants::table
+        .order(credit_grants::id)
+        .select((credit_grants::remaining, credit_grants::expires_at))
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        rows,
+        [(10, None), (25, Some(today + time::Duration::days(30)))]
+    );
+
+    let refused = [
+        json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": day(-1)}),
+        json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": too_far}),
+        json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": "31.12.2030"}),
+        json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": "2030-02-30"}),
+        json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": "2030-1-1"}),
+        json!({"currency": "EUR", "change": -5, "note": "x", "expires_at": day(3)}),
+        json!({"currency": "EUR", "set_to": 1, "note": "x", "expires_at": day(3)}),
+    ];
+    for body in refused {
+        let answer = api.post(&path, &body);
+        assert_eq!(answer.status, 422, "{body}: {}", answer.body);
+        assert_eq!(answer.code(), "validation_failed", "{body}");
+        assert_eq!(answer.field(), "expires_at", "{body}");
+    }
+    let wrong_type = api.post(
+        &path,
+        &json!({"currency": "EUR", "change": 5, "note": "x", "expires_at": 20301231}),
+    );
+    assert_eq!(wrong_type.status, 422, "{}", wrong_type.body);
+    assert_eq!(wrong_type.field(), "expires_at");
+    let null = api.post(
+        &path,
+        &json!({"currency": "EUR", "change": 5, "note": "no expiry", "expires_at": null}),
+    );
+    assert_eq!(null.status, 201, "{}", null.body);
+    app.assert_verified();
+}
+
+#[test]
 fn adjustments_are_ledger_rows_made_by_the_key() {
     let app = TestApp::spawn();
     let api = Api::new(&app, "Checkout (prod)");

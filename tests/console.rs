@@ -407,7 +407,65 @@ fn bad_inputs_are_422_with_the_message_beside_the_field() {
     let mut client = app.signed_in(Role::Owner);
     let before = app.account_state(user);
     let long_note = "x".repeat(251);
+    let today = creditdesk::db::now_utc().date();
+    let day = |days: i64| (today + time::Duration::days(days)).to_string();
+    let (yesterday, tomorrow) = (day(-1), day(1));
+    let too_far = (creditdesk::domain::latest_expiry(today) + time::Duration::days(1)).to_string();
     let cases: Vec<BadInput> = vec![
+        (
+            "expiry yesterday",
+            vec![("expires_at", &yesterday)],
+            "expires_at-error",
+        ),
+        (
+            "expiry past ten years",
+            vec![("expires_at", &too_far)],
+            "expires_at-error",
+        ),
+        (
+            "expiry day first",
+            vec![("expires_at", "31/12/2030")],
+            "expires_at-error",
+        ),
+        (
+            "expiry no such day",
+            vec![("expires_at", "2030-02-30")],
+            "expires_at-error",
+        ),
+        (
+            "expiry with a time",
+            vec![("expires_at", "2030-12-31T00:00")],
+            "expires_at-error",
+        ),
+        (
+            "expiry in wide digits",
+            vec![("expires_at", "２０３０-12-31")],
+            "expires_at-error",
+        ),
+        (
+            "expiry with NUL",
+            vec![("expires_at", "2030-12-31\u{0}")],
+            "expires_at-error",
+        ),
+        (
+            "expiry in words",
+            vec![("expires_at", "next friday")],
+            "expires_at-error",
+        ),
+        (
+            "expiry on a removal",
+            vec![("amount", "-5"), ("expires_at", &tomorrow)],
+            "expires_at-error",
+        ),
+        (
+            "expiry on a lower total",
+            vec![
+                ("mode", "set"),
+                ("amount", "100"),
+                ("expires_at", &tomorrow),
+            ],
+            "expires_at-error",
+        ),
         ("decimal", vec![("amount", "1.5")], "amount-error"),
         ("exponent", vec![("amount", "1e3")], "amount-error"),
         ("hex", vec![("amount", "0x10")], "amount-error"),
@@ -550,6 +608,75 @@ fn bad_inputs_are_422_with_the_message_beside_the_field() {
         }
         assert_eq!(app.account_state(user), before, "{name}: nothing changed");
     }
+}
+
+#[test]
+fn a_grant_with_an_expiry_shows_on_the_tab_with_the_credits_about_to_expire() {
+    let app = TestApp::spawn();
+    let user = app.customer_with(1, 20);
+    let mut client = app.signed_in(Role::BillingAdmin);
+    let today = creditdesk::db::now_utc().date();
+    let soon = (today + time::Duration::days(10)).to_string();
+    let later = (today + time::Duration::days(90)).to_string();
+    for (amount, expires_at) in [("50", soon.as_str()), ("30", later.as_str())] {
+        let reply = client.post(
+            &update_path(user),
+            &[
+                ("currency", "EUR"),
+                ("mode", "change"),
+                ("amount", amount),
+                ("note", "Autumn promotion"),
+                ("reason", "promotion"),
+                ("expires_at", expires_at),
+            ],
+        );
+        assert_eq!(reply.status, 303, "{}", reply.body);
+    }
+    let page = client.get(&tab(user));
+    assert!(
+        page.body.contains("table id=\"promo-credit-grants\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"id="expiring-credits" data-credits="50""#),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("50 credits expire in the next 30 days (50.00 EUR)"));
+    // Spent top to bottom: the soonest expiry first, the credits held before (never) last.
+    let rows: Vec<&str> = page
+        .body
+        .match_indices("data-expires-at=\"")
+        .map(|(i, _)| &page.body[i + 17..i + 27])
+        .collect();
+    assert_eq!(rows[0], soon);
+    assert_eq!(rows[1], later);
+    assert!(
+        page.body.contains("data-expires-at=\"\""),
+        "the never-expiring grant"
+    );
+    assert!(page.body.contains("(in 10 days)"));
+    // Removing 60 takes the 50 expiring soonest and 10 of the next.
+    let reply = client.post(
+        &update_path(user),
+        &[
+            ("currency", "EUR"),
+            ("mode", "change"),
+            ("amount", "-60"),
+            ("note", "Correction"),
+        ],
+    );
+    assert_eq!(reply.status, 303);
+    let page = client.get(&tab(user));
+    assert!(page
+        .body
+        .contains(r#"id="expiring-credits" data-credits="0""#));
+    assert!(!page.body.contains(&format!("data-expires-at=\"{soon}\"")));
+    app.assert_verified();
 }
 
 #[test]

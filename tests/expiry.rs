@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use common::{configure, currency, customer, TestDb};
 use creditdesk::db::models::CreditGrant;
+use creditdesk::db::now_utc;
 use creditdesk::db::schema::{credit_grants, credit_transactions};
-use creditdesk::db::{now_utc, DbConnection};
 use creditdesk::domain::{Change, InvoiceAsk, Money, Note};
 use creditdesk::ledger::invoices::{pay_invoice, refund_invoice, PaymentRequest, RefundRequest};
 use creditdesk::ledger::verify::verify;

@@ -207,6 +207,60 @@ fn a_file_is_checked_first_then_applied_and_again_changes_nothing() {
 }
 
 #[test]
+fn opening_balances_may_expire() {
+    use creditdesk::db::schema::credit_grants;
+    let app = TestApp::spawn();
+    let mut owner = app.signed_in(Role::Owner);
+    let today = creditdesk::db::now_utc().date();
+    let day = (today + time::Duration::days(45)).to_string();
+    let past = (today - time::Duration::days(1)).to_string();
+    let file = format!(
+        "email,credits_EUR,expires_EUR\n\
+         a@example.com,100,{day}\n\
+         b@example.com,7,\n\
+         c@example.com,5,{past}\n\
+         d@example.com,,{day}\n"
+    );
+    let id = check(&mut owner, "autumn.csv", file.as_bytes()).unwrap();
+    let page = settled(&mut owner, id);
+    assert_eq!(
+        ["create", "refused", "openings"].map(|o| count(&page.body, o)),
+        [2, 2, 2],
+        "{}",
+        page.body
+    );
+    for expected in [
+        format!(
+            "opening balance 100 credits in EUR, expiring on {}",
+            creditdesk::domain::expiry_label(today + time::Duration::days(45))
+        ),
+        format!("expires_EUR: The expiry date {past} has passed"),
+        "expires_EUR: An expiry date needs an opening balance in credits_EUR.".to_owned(),
+    ] {
+        assert!(page.body.contains(&expected), "{expected}: {}", page.body);
+    }
+    assert_eq!(apply(&mut owner, id, true).status, 303);
+    assert_eq!(status_of(&settled(&mut owner, id).body), "applied");
+    let grants: Vec<(i64, Option<time::Date>)> = credit_grants::table
+        .order(credit_grants::id)
+        .select((credit_grants::granted, credit_grants::expires_at))
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        grants,
+        [(100, Some(today + time::Duration::days(45))), (7, None)]
+    );
+    let expiries: Vec<Option<time::Date>> = credit_transactions::table
+        .filter(credit_transactions::kind.eq("imported"))
+        .order(credit_transactions::id)
+        .select(credit_transactions::expires_at)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(expiries, [Some(today + time::Duration::days(45)), None]);
+    app.assert_verified();
+}
+
+#[test]
 fn one_bad_row_in_ten_thousand_applies_nothing_unless_skipped() {
     let app = TestApp::spawn();
     let mut owner = app.signed_in(Role::Owner);

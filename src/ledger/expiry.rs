@@ -151,7 +151,7 @@ fn take_lease(conn: &mut DbConnection, holder: &str) -> QueryResult<bool> {
             job_leases::held_until.eq(now - Duration::seconds(1)),
         );
         per_backend!(conn, |c| diesel::insert_into(job_leases::table)
-            .values(row.clone())
+            .values(row)
             .on_conflict_do_nothing()
             .execute(c))?;
         let taken = diesel::update(
