@@ -334,7 +334,7 @@ fn the_export_of_a_filter_equals_its_list_and_is_recorded() {
     let (header, rows) = parse_csv(&export.body);
     assert_eq!(
         header.join(","),
-        "record_id,user_id,external_id,user_email,currency,type,reason,amount,balance_before,balance_after,currency_value,exchange_rate,by,note,invoice_id,created_at"
+        "record_id,user_id,external_id,user_email,currency,type,reason,amount,balance_before,balance_after,currency_value,exchange_rate,by,note,invoice_id,created_at,expires_at"
     );
     let exported: Vec<i64> = rows
         .iter()

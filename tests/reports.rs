@@ -1,0 +1,204 @@
+//! The reading side of expiry (docs/console.md, docs/exports.md, docs/api.md): a grant's
+//! `expires_at` in the credit list, its CSV and the API; `expired` rows in the type filter
+//! and the finance summary; the credits expiring within 30 days on the balances list and its
+//! CSV; and the dashboard's breakage forecast. Grants are made through the ledger; grants
+//! that have ended are posted with a past day and expired as the scheduler would.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::api::Api;
+use common::{currency, customer, Client, TestApp};
+use creditdesk::db::models::CreditTransaction;
+use creditdesk::domain::{expiry_label, Change, Note, Role, TransactionType};
+use creditdesk::ledger::{self, Actor, Adjustment, Entry, Source, Target};
+use serde_json::json;
+use time::{Date, Duration, OffsetDateTime};
+
+fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}
+
+/// A change by the console (`admin_added` / `admin_reduced`), expiring at the end of
+/// `expires_at` when it adds credits; returns its ledger row.
+fn change(
+    app: &TestApp,
+    user_id: i64,
+    code: &str,
+    by: i64,
+    expires_at: Option<Date>,
+) -> CreditTransaction {
+    ledger::adjust(
+        &mut app.conn(),
+        Adjustment {
+            user_id,
+            currency: currency(code),
+            change: Change::By(by),
+            note: Note::parse("report test").unwrap(),
+            reason: None,
+            expires_at,
+            expected_version: None,
+            actor: Actor::System,
+            source: Source::Console,
+            idempotency_key: None,
+            audit: None,
+        },
+    )
+    .expect("change")
+    .transaction
+}
+
+/// A grant of `credits` that ended at the end of `ended_on` (before today), expired as the
+/// scheduler does; returns the `expired` row.
+fn expired_grant(
+    app: &TestApp,
+    user_id: i64,
+    code: &str,
+    credits: i64,
+    ended_on: Date,
+) -> CreditTransaction {
+    let code = currency(code);
+    ledger::post(&mut app.conn(), Target::system(user_id, &code), |_| {
+        Ok(Entry {
+            expires_at: Some(ended_on),
+            ..Entry::new(
+                credits,
+                TransactionType::AdminAdded,
+                Note::parse("ended campaign").unwrap(),
+                Actor::System,
+            )
+        })
+    })
+    .expect("post the grant");
+    let mut expired = ledger::expire_account(&mut app.conn(), user_id, &code, today())
+        .expect("expire the account");
+    assert_eq!(expired.len(), 1, "the ended grant expired");
+    expired.remove(0)
+}
+
+fn parse_csv(body: &str) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn get_ok(client: &mut Client, path: &str) -> String {
+    let reply = client.get(path);
+    assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    reply.body
+}
+
+fn record_ids(body: &str) -> Vec<i64> {
+    body.split("data-record-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_grant_s_expiry_shows_in_the_list_its_csv_and_the_api() {
+    let app = TestApp::spawn();
+    let user = customer(&mut app.conn(), 1);
+    let api = Api::new(&app, "Checkout");
+    let day = today() + Duration::days(45);
+
+    let granted = api.post(
+        &format!("/users/{user}/promo-credit/adjustments"),
+        &json!({"currency": "EUR", "change": 40, "note": "Spring", "expires_at": day.to_string()}),
+    );
+    let reduced = api.post(
+        &format!("/users/{user}/promo-credit/adjustments"),
+        &json!({"currency": "EUR", "change": -5, "note": "Correction"}),
+    );
+
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    assert_eq!(
+        granted.json["transaction"]["expires_at"],
+        json!(day.to_string())
+    );
+    assert_eq!(reduced.status, 201, "{}", reduced.body);
+    assert_eq!(
+        reduced.json["transaction"]["expires_at"],
+        serde_json::Value::Null,
+        "present, and null where there is no expiry"
+    );
+    let listed = api.get(&format!("/users/{user}/promo-credit/transactions"));
+    let expiries: Vec<&serde_json::Value> = listed.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["expires_at"])
+        .collect();
+    assert_eq!(expiries, [&json!(null), &json!(day.to_string())]);
+
+    let document: serde_json::Value =
+        serde_json::from_str(&app.client().get("/api/openapi.json").body).unwrap();
+    let field = &document["components"]["schemas"]["TransactionJson"]["properties"]["expires_at"];
+    assert_eq!(field["format"], "date", "{field}");
+    assert!(
+        field["type"] == json!(["string", "null"]) || field["type"] == json!(["null", "string"]),
+        "{field}"
+    );
+
+    let mut support = app.signed_in(Role::Support);
+    let page = get_ok(&mut support, "/promo-credits");
+    assert!(
+        page.contains(&format!("expires {}", expiry_label(day))),
+        "the grant's row says when it expires"
+    );
+    assert_eq!(page.matches("class=\"small expiry\"").count(), 1);
+    let (header, rows) = parse_csv(&get_ok(&mut support, "/promo-credits/export.csv"));
+    assert_eq!(header.last().map(String::as_str), Some("expires_at"));
+    let by_type: HashMap<&str, &str> = rows
+        .iter()
+        .map(|row| (row["type"].as_str(), row["expires_at"].as_str()))
+        .collect();
+    assert_eq!(
+        by_type,
+        HashMap::from([("api_added", day.to_string().as_str()), ("api_reduced", "")])
+    );
+}
+
+#[test]
+fn the_type_filter_offers_and_selects_expired_rows() {
+    let app = TestApp::spawn();
+    let ended = customer(&mut app.conn(), 1);
+    let other = customer(&mut app.conn(), 2);
+    change(&app, ended, "EUR", 50, None);
+    let expired = expired_grant(&app, ended, "EUR", 6, today() - Duration::days(1));
+    change(&app, other, "EUR", 9, Some(today() + Duration::days(3)));
+    let mut support = app.signed_in(Role::Support);
+
+    let form = get_ok(&mut support, "/promo-credits");
+    let page = get_ok(&mut support, "/promo-credits?type=expired");
+    let export = get_ok(&mut support, "/promo-credits/export.csv?type=expired");
+    let both = get_ok(
+        &mut support,
+        "/promo-credits/export.csv?type=expired&type=admin_added",
+    );
+
+    assert!(form.contains("name=\"type\" value=\"expired\""), "offered");
+    assert_eq!(record_ids(&page), [expired.id]);
+    assert!(page.contains("1 record · 0 credits added · 6 credits used"));
+    assert!(page.contains("Expired"), "labelled");
+    let (_, rows) = parse_csv(&export);
+    let ids: Vec<String> = rows.iter().map(|row| row["record_id"].clone()).collect();
+    assert_eq!(ids, [expired.id.to_string()]);
+    assert_eq!(rows[0]["type"], "expired");
+    assert_eq!(rows[0]["amount"], "-6");
+    assert_eq!(rows[0]["by"], "system");
+    let (_, rows) = parse_csv(&both);
+    assert_eq!(rows.len(), 4, "the expired row and the three grants");
+}
