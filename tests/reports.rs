@@ -202,3 +202,49 @@ fn the_type_filter_offers_and_selects_expired_rows() {
     let (_, rows) = parse_csv(&both);
     assert_eq!(rows.len(), 4, "the expired row and the three grants");
 }
+
+#[test]
+fn the_summary_subtracts_expired_credits() {
+    let app = TestApp::spawn();
+    let user = customer(&mut app.conn(), 1);
+    change(&app, user, "EUR", 100, None);
+    expired_grant(&app, user, "EUR", 30, today() - Duration::days(2));
+    change(&app, user, "EUR", -5, None);
+    let mut finance = app.signed_in(Role::Operator);
+    let period = format!("from={}&to={}", today(), today());
+
+    let csv = get_ok(
+        &mut finance,
+        &format!("/promo-credits/summary.csv?{period}"),
+    );
+    let page = get_ok(&mut finance, &format!("/promo-credits/summary?{period}"));
+
+    let (header, lines) = parse_csv(&csv);
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(
+        at("expired"),
+        at("api_reduced") + 1,
+        "right after api_reduced"
+    );
+    assert_eq!(at("closing_balance"), at("expired") + 1);
+    let line = &lines[0];
+    let n = |column: &str| line[column].parse::<i64>().unwrap();
+    assert_eq!(n("expired"), 30);
+    assert_eq!(n("admin_added"), 130);
+    assert_eq!(n("admin_reduced"), 5);
+    assert_eq!(
+        n("opening_balance")
+            + n("admin_added")
+            + n("api_added")
+            + n("imported")
+            + n("invoice_refunded")
+            - n("invoice_applied")
+            - n("admin_reduced")
+            - n("api_reduced")
+            - n("expired"),
+        n("closing_balance")
+    );
+    assert_eq!(n("closing_balance"), 95, "the balance");
+    assert!(page.contains("<th class=\"num\">Expired</th>"));
+    assert!(page.contains("− reduced by API − expired"));
+}
