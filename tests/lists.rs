@@ -451,7 +451,7 @@ fn balances_as_of_a_day_equal_a_replay_of_the_ledger() {
         let export = client.get(&format!("/promo-credits/balances/export.csv?as_of={as_of}"));
         assert_eq!(export.status, 200);
         let (header, exported) = parse_csv(&export.body);
-        assert_eq!(header.join(","), "user_id,external_id,user_email,currency,balance,currency_value,enabled,total_added,total_deducted,updated_at");
+        assert_eq!(header.join(","), "user_id,external_id,user_email,currency,balance,currency_value,enabled,total_added,total_deducted,updated_at,expiring_30_days");
         let expected = replay(&rows, as_of);
         let end = starts_of(as_of.next_day().unwrap());
         let existing: Vec<&(i64, i64, PrimitiveDateTime)> = accounts

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::api::Api;
-use common::{currency, customer, Client, TestApp};
+use common::{configure, currency, customer, Client, TestApp};
 use creditdesk::db::models::CreditTransaction;
 use creditdesk::domain::{expiry_label, Change, Note, Role, TransactionType};
 use creditdesk::ledger::{self, Actor, Adjustment, Entry, Source, Target};
@@ -247,4 +247,76 @@ fn the_summary_subtracts_expired_credits() {
     assert_eq!(n("closing_balance"), 95, "the balance");
     assert!(page.contains("<th class=\"num\">Expired</th>"));
     assert!(page.contains("− reduced by API − expired"));
+}
+
+#[test]
+fn balances_show_the_credits_expiring_within_30_days() {
+    let app = TestApp::spawn();
+    configure(&mut app.conn(), "USD", "1.00");
+    let (a, b, c) = (
+        customer(&mut app.conn(), 1),
+        customer(&mut app.conn(), 2),
+        customer(&mut app.conn(), 3),
+    );
+    let day = |n: i64| Some(today() + Duration::days(n));
+    change(&app, a, "EUR", 10, day(0)); // ends tonight: counts
+    change(&app, a, "EUR", 20, day(29)); // the last day that counts
+    change(&app, a, "EUR", 40, day(30)); // one day too late
+    change(&app, a, "EUR", 80, None);
+    change(&app, a, "EUR", -4, None); // spent from the soonest grant: 6 of it left
+    change(&app, b, "EUR", 7, day(1));
+    change(&app, b, "USD", 9, day(2));
+    change(&app, c, "EUR", 50, None);
+    expired_grant(&app, c, "EUR", 3, today() - Duration::days(1));
+    let mut support = app.signed_in(Role::Support);
+
+    let page = get_ok(&mut support, "/promo-credits/balances?per_page=20");
+    let csv = get_ok(&mut support, "/promo-credits/balances/export.csv");
+    let past = get_ok(
+        &mut support,
+        &format!("/promo-credits/balances/export.csv?as_of={}", today()),
+    );
+    let past_page = get_ok(
+        &mut support,
+        &format!("/promo-credits/balances?as_of={}", today()),
+    );
+
+    let (header, rows) = parse_csv(&csv);
+    assert_eq!(
+        header.join(","),
+        "user_id,external_id,user_email,currency,balance,currency_value,enabled,total_added,total_deducted,updated_at,expiring_30_days"
+    );
+    let expiring: HashMap<(String, String), String> = rows
+        .iter()
+        .map(|row| {
+            (
+                (row["user_id"].clone(), row["currency"].clone()),
+                row["expiring_30_days"].clone(),
+            )
+        })
+        .collect();
+    let key = |user: i64, code: &str| (user.to_string(), code.to_owned());
+    assert_eq!(
+        expiring,
+        HashMap::from([
+            (key(a, "EUR"), "26".to_owned()),
+            (key(b, "EUR"), "7".to_owned()),
+            (key(b, "USD"), "9".to_owned()),
+            (key(c, "EUR"), "0".to_owned()),
+        ])
+    );
+    assert!(page.contains("Expiring within 30 days"));
+    for credits in [26, 7, 9, 0] {
+        assert!(
+            page.contains(&format!("data-expiring=\"{credits}\"")),
+            "{credits} on the page"
+        );
+    }
+    let (_, rows) = parse_csv(&past);
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter().all(|row| row["expiring_30_days"].is_empty()),
+        "not replayed for a past day: empty"
+    );
+    assert!(!past_page.contains("Expiring within 30 days"));
 }
