@@ -320,3 +320,100 @@ fn balances_show_the_credits_expiring_within_30_days() {
     );
     assert!(!past_page.contains("Expiring within 30 days"));
 }
+
+/// The first day of the month `n` months after `day`'s.
+fn month_start(day: Date, n: u32) -> Date {
+    let mut date = Date::from_calendar_date(day.year(), day.month(), 1).unwrap();
+    for _ in 0..n {
+        date = (date + Duration::days(31)).replace_day(1).unwrap();
+    }
+    date
+}
+
+/// `data-month` → `data-credits` of the forecast row of `code`, and its total.
+fn forecast(body: &str, code: &str) -> (Vec<(String, i64)>, i64) {
+    let table = body
+        .split("<table id=\"breakage-forecast\">")
+        .nth(1)
+        .expect("the forecast table");
+    let row = table
+        .split(&format!("<tr data-currency=\"{code}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a row for {code}"))
+        .split("</tr>")
+        .next()
+        .unwrap();
+    let attribute = |text: &str, name: &str| -> String {
+        text.split(&format!("{name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let months = row
+        .split("data-month=\"")
+        .skip(1)
+        .map(|cell| {
+            let month = cell.split('"').next().unwrap().to_owned();
+            (month, attribute(cell, "data-credits").parse().unwrap())
+        })
+        .collect();
+    (months, attribute(row, "data-total").parse().unwrap())
+}
+
+#[test]
+fn the_dashboard_forecasts_breakage_per_month() {
+    let app = TestApp::spawn();
+    configure(&mut app.conn(), "USD", "0.25");
+    let (a, b) = (customer(&mut app.conn(), 1), customer(&mut app.conn(), 2));
+    let now = today();
+    let last_of_this_month = month_start(now, 1) - Duration::days(1);
+    change(&app, a, "EUR", 10, Some(now));
+    change(&app, a, "EUR", 20, Some(last_of_this_month));
+    change(&app, a, "EUR", 30, Some(month_start(now, 1)));
+    change(
+        &app,
+        b,
+        "EUR",
+        40,
+        Some(month_start(now, 6) - Duration::days(1)),
+    );
+    change(&app, b, "EUR", 50, Some(month_start(now, 6))); // after the sixth month
+    change(&app, b, "EUR", 60, None);
+    change(&app, a, "EUR", -4, None); // spent from tonight's grant: 6 left
+    expired_grant(&app, b, "EUR", 5, now - Duration::days(1));
+    change(
+        &app,
+        b,
+        "USD",
+        8,
+        Some(month_start(now, 2) + Duration::days(3)),
+    );
+    let mut support = app.signed_in(Role::Support);
+
+    let page = get_ok(&mut support, "/");
+
+    let keys: Vec<String> = (0..6)
+        .map(|n| {
+            let start = month_start(now, n);
+            format!("{}-{:02}", start.year(), u8::from(start.month()))
+        })
+        .collect();
+    let expected =
+        |credits: [i64; 6]| -> Vec<(String, i64)> { keys.iter().cloned().zip(credits).collect() };
+    assert_eq!(
+        forecast(&page, "EUR"),
+        (expected([26, 30, 0, 0, 0, 40]), 96)
+    );
+    assert_eq!(forecast(&page, "USD"), (expected([0, 0, 8, 0, 0, 0]), 8));
+    assert!(page.contains("2.00 USD"), "8 credits at 0.25");
+    assert!(page.contains("96.00 EUR"));
+    // "1 Dec 2026" → "Dec 2026".
+    let label = expiry_label(month_start(now, 0))[2..].to_owned();
+    assert!(
+        page.contains(&format!("<th class=\"num\" scope=\"col\">{label}</th>")),
+        "{label}"
+    );
+}
