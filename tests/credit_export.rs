@@ -4,21 +4,21 @@
 //! admins, an API key and the system as authors, and currencies with 0, 2 and 3 minor units.
 //! Its times are then pinned to fixed values, and the exports of a set of filters are
 //! compared with the files in tests/data/credit_export/: written by the export as it was
-//! when it formatted every row in Rust (commit ed0e5c9), and the same on SQLite and on
-//! PostgreSQL. `UPDATE_GOLDEN=1 cargo test --test credit_export` writes them again.
+//! when it formatted every row in Rust (commit ed0e5c9; `expires_at` appended since), and
+//! the same on SQLite and on PostgreSQL. `UPDATE_GOLDEN=1 cargo test --test credit_export` writes them again.
 
 mod common;
 
 use common::api::Api;
 use common::{configure, set_balance, Client, TestApp, PASSWORD};
 use creditdesk::db::schema::{credit_transactions, users};
-use creditdesk::domain::{CurrencyCode, Email, Note, Role};
-use creditdesk::ledger::{self, openings::Opening, Actor};
+use creditdesk::domain::{CurrencyCode, Email, Note, Role, TransactionType};
+use creditdesk::ledger::{self, openings::Opening, Actor, Entry, Target};
 use creditdesk::store::activity::Audit;
 use creditdesk::store::customers::{self, NewCustomer};
 use diesel::prelude::*;
 use serde_json::{json, Value};
-use time::macros::datetime;
+use time::macros::{date, datetime};
 use time::PrimitiveDateTime;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/credit_export");
@@ -71,6 +71,7 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("record", &[("record_id", "5")]),
+    ("type_expired", &[("type", "expired")]),
     ("nobody", &[("email", "nobody")]),
 ];
 
@@ -369,6 +370,36 @@ fn build_history(app: &TestApp) {
         json!({"currency": "BHD", "change": -100, "note": "One dinar"}),
     );
 
+    // Expiry (docs/concepts.md, "Expiry"): a grant through the API that expires, and one that
+    // has ended and expired (its day and the expired row's note, which names it, are pinned
+    // below).
+    let in_a_month = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    api.adjust(
+        apostrophe,
+        json!({"currency": "EUR", "change": 25, "note": "Spring promotion", "reason": "promotion", "expires_at": in_a_month.to_string()}),
+    );
+    let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+    ledger::post(&mut app.conn(), Target::system(at, &code("EUR")), |_| {
+        Ok(Entry {
+            expires_at: Some(yesterday),
+            ..Entry::new(
+                6,
+                TransactionType::AdminAdded,
+                Note::parse("Winter promotion").unwrap(),
+                Actor::System,
+            )
+        })
+    })
+    .unwrap();
+    let expired = ledger::expire_account(
+        &mut app.conn(),
+        at,
+        &code("EUR"),
+        yesterday.next_day().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(expired.len(), 1);
+
     // Behind the application's back: what it no longer lets in, but older data or other
     // tools may hold, and fixed times.
     let mut conn = app.conn();
@@ -451,6 +482,21 @@ fn build_history(app: &TestApp) {
     rate(ids[13], Some("XXX"), 30_000);
     rate(ids[16], None, 0);
     rate(ids[17], None, 10_000_000_001);
+    let expires = |id: i64, day: time::Date| {
+        diesel::update(credit_transactions::table.find(id))
+            .set(credit_transactions::expires_at.eq(Some(day)))
+            .execute(&mut app.conn())
+            .unwrap();
+    };
+    expires(ids[31], date!(2026 - 04 - 30));
+    expires(ids[32], date!(2026 - 03 - 31));
+    note(
+        ids[33],
+        &format!(
+            "Expired: grant of record {}, expires_at 2026-03-31",
+            ids[32]
+        ),
+    );
     drop(conn);
     app.execute_sql(
         "CREATE TRIGGER credit_transactions_no_update BEFORE UPDATE ON credit_transactions \
@@ -466,7 +512,7 @@ fn code(text: &str) -> CurrencyCode {
 /// One time per ledger row, in id order: microsecond fractions of every length (none,
 /// .000001, .5, .123456), the edges of the `from`/`to` days, and two rows at the same time
 /// (ordered by id).
-const TIMES: [PrimitiveDateTime; 31] = [
+const TIMES: [PrimitiveDateTime; 34] = [
     datetime!(2026-03-01 08:00:00),
     datetime!(2026-03-01 08:00:00.000001),
     datetime!(2026-03-01 09:15:30.5),
@@ -498,4 +544,7 @@ const TIMES: [PrimitiveDateTime; 31] = [
     datetime!(2026-03-06 12:00:00.100001),
     datetime!(2026-03-07 12:00:00.9),
     datetime!(2027-01-01 00:00:00),
+    datetime!(2027-01-02 10:00:00),
+    datetime!(2027-01-03 11:30:00.25),
+    datetime!(2027-01-04 00:00:00),
 ];

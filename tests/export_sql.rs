@@ -9,7 +9,7 @@ use common::TestDb;
 use creditdesk::csv_export::text_cell;
 use creditdesk::db::copy::{CopyOut, RowEnds};
 use creditdesk::db::credit_export::postgres;
-use creditdesk::db::{iso8601, literal, Backend, DatabaseUrl};
+use creditdesk::db::{iso8601, iso_date, literal, Backend, DatabaseUrl};
 use creditdesk::domain::{rate_text, CurrencyCode, MAX_RATE_E4};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -211,6 +211,33 @@ fn postgres_writes_times_as_rust_does() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn postgres_writes_days_as_rust_does() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        return; // SQLite's export formats its rows in Rust, with `write_iso_date` itself.
+    }
+    let conn = std::cell::RefCell::new(db.pool().get().unwrap());
+    let mut runner = TestRunner::new(Config::with_cases(1000));
+    runner
+        .run(&any_time(), |at| {
+            let day = at.date();
+            let expression = postgres::iso_date(&format!("DATE '{day}'"));
+            let written: String = diesel::select(sql::<Text>(&expression))
+                .get_result(&mut *conn.borrow_mut())
+                .unwrap();
+            prop_assert_eq!(written, iso_date(day));
+            Ok(())
+        })
+        .unwrap();
+    let none: Option<String> = diesel::select(sql::<Nullable<Text>>(&postgres::iso_date(
+        "CAST(NULL AS DATE)",
+    )))
+    .get_result(&mut *conn.borrow_mut())
+    .unwrap();
+    assert_eq!(none, None, "no day: an empty cell");
 }
 
 /// PostgreSQL's COPY of text cells, row ends made `\r\n`, against the csv crate writing the

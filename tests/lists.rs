@@ -334,7 +334,7 @@ fn the_export_of_a_filter_equals_its_list_and_is_recorded() {
     let (header, rows) = parse_csv(&export.body);
     assert_eq!(
         header.join(","),
-        "record_id,user_id,external_id,user_email,currency,type,reason,amount,balance_before,balance_after,currency_value,exchange_rate,by,note,invoice_id,created_at"
+        "record_id,user_id,external_id,user_email,currency,type,reason,amount,balance_before,balance_after,currency_value,exchange_rate,by,note,invoice_id,created_at,expires_at"
     );
     let exported: Vec<i64> = rows
         .iter()
@@ -451,7 +451,7 @@ fn balances_as_of_a_day_equal_a_replay_of_the_ledger() {
         let export = client.get(&format!("/promo-credits/balances/export.csv?as_of={as_of}"));
         assert_eq!(export.status, 200);
         let (header, exported) = parse_csv(&export.body);
-        assert_eq!(header.join(","), "user_id,external_id,user_email,currency,balance,currency_value,enabled,total_added,total_deducted,updated_at");
+        assert_eq!(header.join(","), "user_id,external_id,user_email,currency,balance,currency_value,enabled,total_added,total_deducted,updated_at,expiring_30_days");
         let expected = replay(&rows, as_of);
         let end = starts_of(as_of.next_day().unwrap());
         let existing: Vec<&(i64, i64, PrimitiveDateTime)> = accounts
@@ -541,9 +541,50 @@ fn balance_pages_cover_every_account_once_in_each_sort() {
     }
 }
 
+/// Gives `count` customers with an account in `code` a grant that ended yesterday, and
+/// expires it as the scheduler does; returns the credits expired.
+fn expire_some_grants(app: &TestApp, code: &str, count: i64) -> i64 {
+    use creditdesk::domain::{CurrencyCode, TransactionType};
+    use creditdesk::ledger::{Entry, Target};
+    let currency = CurrencyCode::parse(code).unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let users: Vec<i64> = credit_accounts::table
+        .filter(credit_accounts::currency.eq(code))
+        .select(credit_accounts::user_id)
+        .order(credit_accounts::id)
+        .limit(count)
+        .load(&mut app.conn())
+        .unwrap();
+    let mut credits = 0;
+    for (n, user_id) in users.into_iter().enumerate() {
+        let grant = 10 + n as i64; // as the assertion below adds them up
+        ledger::post(&mut app.conn(), Target::system(user_id, &currency), |_| {
+            Ok(Entry {
+                expires_at: Some(today - time::Duration::days(1)),
+                ..Entry::new(
+                    grant,
+                    TransactionType::AdminAdded,
+                    Note::parse("ended campaign").unwrap(),
+                    Actor::System,
+                )
+            })
+        })
+        .unwrap();
+        let rows = ledger::expire_account(&mut app.conn(), user_id, &currency, today).unwrap();
+        credits -= rows.iter().map(|row| row.delta).sum::<i64>();
+    }
+    assert_eq!(
+        credits,
+        (0..count).map(|n| 10 + n).sum::<i64>(),
+        "each grant expired whole"
+    );
+    credits
+}
+
 #[test]
 fn the_summary_reconciles_with_the_ledger() {
     let app = seeded(70, 1200, 20);
+    let expired = expire_some_grants(&app, "EUR", 3);
     let rows = all_rows(&app);
     let mut client = app.signed_in(Role::Operator);
     let first_day = rows.last().unwrap().row.created_at.date();
@@ -560,7 +601,7 @@ fn the_summary_reconciles_with_the_ledger() {
     assert_eq!(csv.status, 200);
     assert_eq!(page.status, 200);
     let (header, lines) = parse_csv(&csv.body);
-    assert_eq!(header.len(), 14);
+    assert_eq!(header.len(), 15);
     for line in &lines {
         let n = |column: &str| line[column].parse::<i64>().unwrap();
         let currency = &line["currency"];
@@ -572,7 +613,8 @@ fn the_summary_reconciles_with_the_ledger() {
                 + n("invoice_refunded")
                 - n("invoice_applied")
                 - n("admin_reduced")
-                - n("api_reduced"),
+                - n("api_reduced")
+                - n("expired"),
             n("closing_balance"),
             "{currency} reconciles"
         );
@@ -599,6 +641,9 @@ fn the_summary_reconciles_with_the_ledger() {
             "{currency} closing = today's balances"
         );
         assert_eq!(line["closing_liability"], format!("{closing}.00"));
+        if currency == "EUR" {
+            assert_eq!(n("expired"), expired, "EUR's expired rows");
+        }
     }
     assert!(page.body.contains("Finance summary") && page.body.contains("<strong>EUR</strong>"));
 }

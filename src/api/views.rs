@@ -5,8 +5,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::iso8601;
 use crate::db::models::{CreditAccount, PromoCreditConfig, User};
+use crate::db::{iso8601, iso_date};
 use crate::domain::{Application, Limit, Reason, TransactionType};
 use crate::ledger::invoices::{Payment, Refunded};
 use crate::ledger::Posted;
@@ -140,6 +140,10 @@ pub struct TransactionJson {
     pub note: String,
     pub invoice_id: Option<String>,
     pub created_at: String,
+    /// A grant's expiry: its credits expire at the end of this UTC day. Null on every other
+    /// row, and on grants that never expire.
+    #[schema(example = "2026-12-31", format = Date)]
+    pub expires_at: Option<String>,
 }
 
 impl TransactionJson {
@@ -162,6 +166,7 @@ impl TransactionJson {
             note: row.note.clone(),
             invoice_id: row.invoice_id.clone(),
             created_at: iso8601(row.created_at),
+            expires_at: row.expires_at.map(iso_date),
         }
     }
 }

@@ -20,9 +20,9 @@ use diesel::connection::DefaultLoadingMode;
 use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::prelude::*;
 use diesel::row::{Field, NamedRow, Row};
-use diesel::sql_types::Timestamp;
+use diesel::sql_types::{Date as SqlDate, Timestamp};
 use diesel::sqlite::Sqlite;
-use time::PrimitiveDateTime;
+use time::{Date, PrimitiveDateTime};
 
 use super::copy::{CopyOut, RowEnds};
 use super::literal::{self, NulInText};
@@ -163,7 +163,8 @@ fn sqlite_cells() -> String {
          credit_transactions.delta, credit_transactions.balance_before, \
          credit_transactions.balance_after, credit_transactions.currency_value, \
          credit_transactions.exchange_rate_e4, {}, credit_transactions.note, \
-         credit_transactions.invoice_id, credit_transactions.created_at",
+         credit_transactions.invoice_id, credit_transactions.created_at, \
+         credit_transactions.expires_at",
         author()
     )
 }
@@ -215,6 +216,7 @@ fn postgres_cells(known_rates: &[(String, i64, String)]) -> Result<String, NulIn
         postgres::text_cell(&column("note")),
         postgres::text_cell(&column("invoice_id")),
         postgres::iso8601(&column("created_at")),
+        postgres::iso_date(&column("expires_at")),
     ]
     .join(", "))
 }
@@ -243,6 +245,11 @@ pub mod postgres {
     /// `crate::db::iso8601`: `2026-11-26T09:30:00.123456Z`.
     pub fn iso8601(time: &str) -> String {
         format!("to_char({time}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+    }
+
+    /// `crate::db::iso_date`: `2026-12-31` (NULL when there is no day).
+    pub fn iso_date(day: &str) -> String {
+        format!("to_char({day}, 'YYYY-MM-DD')")
     }
 
     /// `crate::domain::rate_text`. The rates in `known` (currency, rate, text) are looked
@@ -319,13 +326,14 @@ pub mod postgres {
 
 /// A row of the export as SQLite returns it ([`sqlite_cells`]): its text cells one after
 /// another in one string (one allocation a row, none per cell), its numbers and its time
-/// (parsed by diesel, as every other read of a time). A text that is not UTF-8, which
+/// and its day of expiry (parsed by diesel, as every other read of a time). A text that is not UTF-8, which
 /// nothing here writes, reads with replacement characters (reading a `String` refused it).
 struct SqliteRow {
     text: String,
     text_ends: [usize; TEXT_CELLS.len()],
     numbers: [i64; NUMBER_CELLS.len()],
     created_at: PrimitiveDateTime,
+    expires_at: Option<Date>,
 }
 
 /// The positions of the text cells in [`sqlite_cells`]; NULL reads as empty.
@@ -333,6 +341,7 @@ const TEXT_CELLS: [usize; 9] = [2, 3, 4, 5, 6, 10, 12, 13, 14];
 /// The positions of the number cells.
 const NUMBER_CELLS: [usize; 6] = [0, 1, 7, 8, 9, 11];
 const CREATED_AT_CELL: usize = 15;
+const EXPIRES_AT_CELL: usize = 16;
 
 impl QueryableByName<Sqlite> for SqliteRow {
     fn build<'a>(row: &impl NamedRow<'a, Sqlite>) -> deserialize::Result<Self> {
@@ -358,11 +367,16 @@ impl QueryableByName<Sqlite> for SqliteRow {
         let created_at = <PrimitiveDateTime as FromSql<Timestamp, Sqlite>>::from_nullable_sql(
             field(CREATED_AT_CELL)?.value(),
         )?;
+        let expires_at = match field(EXPIRES_AT_CELL)?.value() {
+            None => None,
+            Some(value) => Some(<Date as FromSql<SqlDate, Sqlite>>::from_sql(value)?),
+        };
         Ok(SqliteRow {
             text,
             text_ends,
             numbers,
             created_at,
+            expires_at,
         })
     }
 }
@@ -391,6 +405,7 @@ impl SqliteRow {
             note: text(7),
             invoice_id: text(8),
             created_at: self.created_at,
+            expires_at: self.expires_at,
         }
     }
 }

@@ -346,6 +346,28 @@ pub fn write_iso8601(out: &mut Vec<u8>, at: PrimitiveDateTime) {
     }
 }
 
+const ISO_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// `2026-12-31`: a calendar day as CSV and JSON carry it (a grant's `expires_at`).
+pub fn iso_date(day: time::Date) -> String {
+    let mut out = Vec::with_capacity(10);
+    write_iso_date(&mut out, Some(day));
+    String::from_utf8(out).unwrap_or_else(|_| day.to_string())
+}
+
+/// [`iso_date`] written into `out` (cleared first; left empty for no day), for a caller
+/// that reuses its buffer.
+pub fn write_iso_date(out: &mut Vec<u8>, day: Option<time::Date>) {
+    out.clear();
+    if let Some(day) = day {
+        if day.format_into(out, ISO_DATE).is_err() {
+            out.clear();
+            out.extend_from_slice(day.to_string().as_bytes());
+        }
+    }
+}
+
 /// True when an error is a unique-constraint violation (a row another request created first).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(

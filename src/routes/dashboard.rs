@@ -9,8 +9,8 @@ use crate::domain::Permission;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::activity::{self, Subject};
-use crate::store::{configs, customers, liability};
-use crate::views::dashboard::{DashboardData, DashboardPage, FirstRunPage, DAYS};
+use crate::store::{configs, customers, expiring, liability};
+use crate::views::dashboard::{forecast_window, DashboardData, DashboardPage, FirstRunPage, DAYS};
 use crate::views::Layout;
 use crate::web::{ok, see_other, with_conn};
 
@@ -29,6 +29,7 @@ pub async fn show(
             outstanding: liability::outstanding(conn)?,
             customers: liability::customers_with_credit(conn)?,
             movements: liability::daily_movements(conn, today - Duration::days(DAYS - 1))?,
+            expiring: expiring::by_day(conn, forecast_window(today))?,
         };
         Ok((data, customers::any(conn)?))
     })

@@ -14,6 +14,7 @@ use crate::db::{DbConnection, MultiBackend};
 use crate::domain::CurrencyCode;
 use crate::store::credit_list::{email_prefix_ids, resolve, Customers};
 use crate::store::customers::like_escape;
+use crate::store::expiring;
 
 /// Accounts read per step when balances are computed as of a past day.
 const AS_OF_CHUNK: i64 = 500;
@@ -54,6 +55,9 @@ pub struct BalanceRow {
     pub total_added: i64,
     pub total_deducted: i64,
     pub updated_at: PrimitiveDateTime,
+    /// Credits expiring within [`expiring::SOON_DAYS`] days as of today; none for balances
+    /// as of a past day (grants are not replayed).
+    pub expiring_soon: Option<i64>,
 }
 
 type Boxed = credit_accounts::BoxedQuery<'static, MultiBackend>;
@@ -81,10 +85,12 @@ fn end_of(day: Date) -> PrimitiveDateTime {
 }
 
 /// Up to `limit` rows after the account `after` (the keyset cursor of docs/console.md, "Parameters"), in the filter's
-/// order. Returns the rows and whether more follow.
+/// order, with the credits expiring soon as of `today`. Returns the rows and whether more
+/// follow.
 pub fn page(
     conn: &mut DbConnection,
     filter: &BalanceFilter,
+    today: Date,
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<(Vec<BalanceRow>, bool)> {
@@ -95,7 +101,25 @@ pub fn page(
     };
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
+    if filter.as_of.is_none() {
+        with_expiring_soon(conn, &mut rows, today)?;
+    }
     Ok((rows, more))
+}
+
+/// Fills in each row's credits expiring soon: one grouped query for the page.
+fn with_expiring_soon(
+    conn: &mut DbConnection,
+    rows: &mut [BalanceRow],
+    today: Date,
+) -> QueryResult<()> {
+    let accounts: Vec<i64> = rows.iter().map(|row| row.account_id).collect();
+    let window = expiring::within(today, expiring::SOON_DAYS);
+    let expiring = expiring::by_account(conn, &accounts, window)?;
+    for row in rows {
+        row.expiring_soon = Some(expiring.get(&row.account_id).copied().unwrap_or(0));
+    }
+    Ok(())
 }
 
 fn current_page(
@@ -278,6 +302,7 @@ fn with_customers(
                 total_added: a.total_added,
                 total_deducted: a.total_deducted,
                 updated_at: a.updated_at,
+                expiring_soon: None,
             }
         })
         .collect())

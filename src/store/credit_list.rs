@@ -501,6 +501,8 @@ pub struct CreditCells<'a> {
     pub note: &'a str,
     pub invoice_id: &'a str,
     pub created_at: PrimitiveDateTime,
+    /// A grant's expiry (docs/concepts.md, "Expiry").
+    pub expires_at: Option<Date>,
 }
 
 /// Starts the export of every row the filter selects, in its order, as one statement

@@ -10,6 +10,7 @@ pub mod configs;
 pub mod credit_list;
 pub mod credits;
 pub mod customers;
+pub mod expiring;
 pub mod grants;
 pub mod idempotency;
 pub mod imports;

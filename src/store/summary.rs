@@ -19,7 +19,7 @@ pub struct SummaryPeriod {
     pub to: Date,
 }
 
-/// Types that add to balances; the others take away.
+/// Types that add to balances; the others (applied, reduced, expired) take away.
 pub fn adds(kind: TransactionType) -> bool {
     matches!(
         kind,
@@ -31,7 +31,7 @@ pub fn adds(kind: TransactionType) -> bool {
 }
 
 /// The order of movements in the summary and its CSV (docs/exports.md).
-pub const MOVEMENT_ORDER: [TransactionType; 7] = [
+pub const MOVEMENT_ORDER: [TransactionType; 8] = [
     TransactionType::AdminAdded,
     TransactionType::ApiAdded,
     TransactionType::Imported,
@@ -39,6 +39,7 @@ pub const MOVEMENT_ORDER: [TransactionType; 7] = [
     TransactionType::InvoiceRefunded,
     TransactionType::AdminReduced,
     TransactionType::ApiReduced,
+    TransactionType::Expired,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub struct SummaryLine {
     pub currency: String,
     pub opening: i64,
     /// Credits moved by each type in `MOVEMENT_ORDER`, as positive amounts.
-    pub movements: [i64; 7],
+    pub movements: [i64; MOVEMENT_ORDER.len()],
     pub closing: i64,
 }
 
@@ -78,7 +79,7 @@ pub fn summarize(
     let blank = |currency: &str| SummaryLine {
         currency: currency.to_owned(),
         opening: 0,
-        movements: [0; 7],
+        movements: [0; MOVEMENT_ORDER.len()],
         closing: 0,
     };
     for currency in currencies

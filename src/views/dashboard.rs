@@ -1,18 +1,23 @@
-//! `/`: the dashboard (per currency: customers with credit, the liability now, the last 30
-//! days' movements as a chart and a table), or the first-run guide on an empty console.
+//! `/`: the dashboard (per currency: customers with credit, the liability now, the breakage
+//! forecast of the next six months, the last 30 days' movements as a chart and a table), or
+//! the first-run guide on an empty console.
 
 use std::collections::HashMap;
 
 use askama::Template;
-use time::{Date, Duration};
+use time::{Date, Duration, Month};
 
 use super::Layout;
 use crate::db::models::PromoCreditConfig;
 use crate::domain::{format_credits, money_value, CurrencyCode, ExchangeRate};
+use crate::store::expiring::ExpiringDay;
 use crate::store::liability::DayMovement;
 
 /// Days the chart and the "last 30 days" figures cover, today included.
 pub const DAYS: i64 = 30;
+
+/// Calendar months of the breakage forecast: this one (from today) and the five after it.
+pub const FORECAST_MONTHS: usize = 6;
 
 /// The chart's drawing area, in SVG units.
 const WIDTH: i64 = 720;
@@ -54,11 +59,36 @@ pub struct CurrencyFigures {
     pub bar_width: i64,
 }
 
+/// A month of the breakage forecast.
+pub struct ForecastMonth {
+    /// `2026-12`.
+    pub key: String,
+    /// `Dec 2026`.
+    pub label: String,
+}
+
+/// Credits (and their value at today's rate) expiring in one month, or in all six.
+pub struct ForecastCell {
+    pub month: String,
+    pub credits: i64,
+    pub credits_text: String,
+    pub value_text: String,
+}
+
+/// One currency's line of the breakage forecast.
+pub struct ForecastLine {
+    pub code: String,
+    pub months: Vec<ForecastCell>,
+    pub total: ForecastCell,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub layout: Layout,
     pub currencies: Vec<CurrencyFigures>,
+    pub forecast_months: Vec<ForecastMonth>,
+    pub forecast: Vec<ForecastLine>,
     pub width: i64,
     pub height: i64,
 }
@@ -69,6 +99,8 @@ pub struct DashboardData {
     pub outstanding: HashMap<String, i64>,
     pub customers: HashMap<String, i64>,
     pub movements: Vec<DayMovement>,
+    /// Credits expiring per day and currency over [`forecast_window`].
+    pub expiring: Vec<ExpiringDay>,
 }
 
 impl DashboardPage {
@@ -79,13 +111,106 @@ impl DashboardPage {
             .iter()
             .filter_map(|config| figures(config, data, first))
             .collect();
+        let months = forecast_months(today);
+        let forecast = data
+            .configs
+            .iter()
+            .filter_map(|config| forecast_line(config, &data.expiring, &months))
+            .collect();
         DashboardPage {
             layout,
             currencies,
+            forecast_months: months
+                .iter()
+                .map(|(year, month)| ForecastMonth {
+                    key: month_key(*year, *month),
+                    label: month_label(*year, *month),
+                })
+                .collect(),
+            forecast,
             width: WIDTH,
             height: HEIGHT,
         }
     }
+}
+
+/// The months of the forecast, this one first.
+fn forecast_months(today: Date) -> Vec<(i32, Month)> {
+    let mut months = Vec::with_capacity(FORECAST_MONTHS);
+    let (mut year, mut month) = (today.year(), today.month());
+    for _ in 0..FORECAST_MONTHS {
+        months.push((year, month));
+        if month == Month::December {
+            year += 1;
+        }
+        month = month.next();
+    }
+    months
+}
+
+/// The days the breakage forecast covers: from `today` (included) to the first day after
+/// its last month (excluded).
+pub fn forecast_window(today: Date) -> (Date, Date) {
+    let (year, month) = forecast_months(today)
+        .last()
+        .copied()
+        .unwrap_or((today.year(), today.month()));
+    let (year, month) = if month == Month::December {
+        (year + 1, Month::January)
+    } else {
+        (year, month.next())
+    };
+    let until = Date::from_calendar_date(year, month, 1).unwrap_or(Date::MAX);
+    (today, until)
+}
+
+fn month_key(year: i32, month: Month) -> String {
+    format!("{year:04}-{:02}", u8::from(month))
+}
+
+/// `Dec 2026`.
+fn month_label(year: i32, month: Month) -> String {
+    let format = time::macros::format_description!("[month repr:short] [year]");
+    Date::from_calendar_date(year, month, 1)
+        .ok()
+        .and_then(|day| day.format(&format).ok())
+        .unwrap_or_else(|| month_key(year, month))
+}
+
+/// The forecast of one configured currency: the credits of `expiring` grouped by month, and
+/// their value at the currency's rate today.
+fn forecast_line(
+    config: &PromoCreditConfig,
+    expiring: &[ExpiringDay],
+    months: &[(i32, Month)],
+) -> Option<ForecastLine> {
+    let code = CurrencyCode::parse(&config.currency).ok()?;
+    let rate = ExchangeRate::from_e4(config.exchange_rate_e4).ok()?;
+    let mut credits = vec![0i64; months.len()];
+    for day in expiring.iter().filter(|d| d.currency == code.as_str()) {
+        if let Some(at) = months
+            .iter()
+            .position(|(year, month)| day.day.year() == *year && day.day.month() == *month)
+        {
+            credits[at] += day.credits;
+        }
+    }
+    let cell = |month: String, credits: i64| ForecastCell {
+        month,
+        credits,
+        credits_text: format_credits(credits),
+        value_text: money_value(credits, rate, &code).grouped(),
+    };
+    let total = credits.iter().sum();
+    Some(ForecastLine {
+        months: months
+            .iter()
+            .zip(&credits)
+            .map(|((year, month), credits)| cell(month_key(*year, *month), *credits))
+            .collect(),
+        total: cell(String::new(), total),
+        code: code.to_string(),
+    })
 }
 
 fn figures(

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentAdmin;
 use crate::csv_export::{self, Export};
+use crate::db::now_utc;
 use crate::domain::Permission;
 use crate::error::AppError;
 use crate::filters::balances::{query_pairs, RawBalanceFilter};
@@ -27,9 +28,12 @@ pub async fn list(
     let raw: RawBalanceFilter = from_query(request.query_string())?;
     let checked = with_paging(raw.parse(), &from_query(request.query_string())?);
     let wanted = checked.clone().ok();
+    let today = now_utc().date();
     let (configs, page) = with_conn(&state.pool, move |conn| {
         let page = wanted
-            .map(|(filter, paging)| balances::page(conn, &filter, paging.after, paging.per_page))
+            .map(|(filter, paging)| {
+                balances::page(conn, &filter, today, paging.after, paging.per_page)
+            })
             .transpose()?;
         Ok((configs::list(conn)?, page))
     })
@@ -47,12 +51,13 @@ pub async fn export(
     admin.require(Permission::Export)?;
     let filter = from_query::<RawBalanceFilter>(request.query_string())?.parse()?;
     let export = Export::new(&csv_export::BALANCES, &query_pairs(&filter), &admin.audit);
+    let today = now_utc().date();
     csv_export::stream(&state, export, move |conn, writer| {
         writer.write_header(BALANCES_CSV_HEADER)?;
         let rates = configs::rates(conn)?;
         let mut after = None;
         loop {
-            let (rows, more) = balances::page(conn, &filter, after, EXPORT_CHUNK)?;
+            let (rows, more) = balances::page(conn, &filter, today, after, EXPORT_CHUNK)?;
             for row in &rows {
                 write_balance_row(writer, row, rates.get(&row.currency).copied())?;
             }

@@ -20,7 +20,7 @@ use crate::views::Layout;
 use crate::views::{as_typed, short_time};
 use crate::web::href;
 
-pub const BALANCES_CSV_HEADER: [&str; 10] = [
+pub const BALANCES_CSV_HEADER: [&str; 11] = [
     "user_id",
     "external_id",
     "user_email",
@@ -31,6 +31,7 @@ pub const BALANCES_CSV_HEADER: [&str; 10] = [
     "total_added",
     "total_deducted",
     "updated_at",
+    "expiring_30_days",
 ];
 /// The value of `credits` at a stored rate, without separators (CSV, JSON).
 pub fn plain_value(credits: i64, rate_e4: Option<i64>, currency: &str) -> String {
@@ -59,6 +60,7 @@ pub fn write_balance_row(
         row.total_added.to_string().as_str(),
         row.total_deducted.to_string().as_str(),
         &iso8601(row.updated_at),
+        &row.expiring_soon.map(|n| n.to_string()).unwrap_or_default(),
     ])
 }
 
@@ -73,6 +75,10 @@ pub struct BalanceView {
     pub total_added_text: String,
     pub total_deducted_text: String,
     pub updated: String,
+    /// Credits expiring within 30 days; empty for balances as of a past day.
+    pub expiring_soon: Option<i64>,
+    pub expiring_soon_text: String,
+    pub expiring_soon_class: &'static str,
 }
 
 impl BalanceView {
@@ -93,6 +99,15 @@ impl BalanceView {
             total_added_text: format_credits(row.total_added),
             total_deducted_text: format_credits(row.total_deducted),
             updated: short_time(row.updated_at),
+            expiring_soon: row.expiring_soon,
+            expiring_soon_text: match row.expiring_soon {
+                Some(0) | None => "—".to_owned(),
+                Some(credits) => format_credits(credits),
+            },
+            expiring_soon_class: match row.expiring_soon {
+                Some(0) | None => "muted",
+                Some(_) => "expiring",
+            },
         }
     }
 }

@@ -11,8 +11,8 @@ use askama::Template;
 
 use super::{as_typed, short_time, Layout};
 use crate::csv_export::{text_cell, CsvWriter};
-use crate::db::write_iso8601;
-use crate::domain::{format_credits, format_grouped, Reason, TransactionType};
+use crate::db::{write_iso8601, write_iso_date};
+use crate::domain::{expiry_label, format_credits, format_grouped, Reason, TransactionType};
 use crate::filters::credit_list::{query_pairs, RawCreditFilter};
 use crate::filters::{Paging, PAGE_SIZES};
 use crate::forms::FieldErrors;
@@ -21,7 +21,7 @@ use crate::store::credit_list::{
 };
 use crate::web::href;
 
-pub const CSV_HEADER: [&str; 16] = [
+pub const CSV_HEADER: [&str; 17] = [
     "record_id",
     "user_id",
     "external_id",
@@ -38,6 +38,7 @@ pub const CSV_HEADER: [&str; 16] = [
     "note",
     "invoice_id",
     "created_at",
+    "expires_at",
 ];
 
 pub use crate::domain::rate_text;
@@ -51,6 +52,7 @@ pub use crate::domain::rate_text;
 pub struct CsvRows {
     numbers: [itoa::Buffer; 5],
     time: Vec<u8>,
+    expires_at: Vec<u8>,
     /// The exchange rates written lately, by currency and rate: a ledger holds few.
     rates: Vec<(String, i64, String)>,
 }
@@ -64,9 +66,10 @@ impl CsvRows {
     }
 
     /// The row's cells as they are written, before the csv crate quotes them.
-    pub fn cells<'s>(&'s mut self, row: &CreditCells<'s>) -> [Cow<'s, [u8]>; 16] {
+    pub fn cells<'s>(&'s mut self, row: &CreditCells<'s>) -> [Cow<'s, [u8]>; 17] {
         let rate = self.rate(row.currency, row.exchange_rate_e4);
         write_iso8601(&mut self.time, row.created_at);
+        write_iso_date(&mut self.expires_at, row.expires_at);
         let [id, user_id, delta, before, after] = &mut self.numbers;
         let number = |text: &'s str| Cow::Borrowed(text.as_bytes());
         let text = |cell: &'s str| match text_cell(cell) {
@@ -90,6 +93,7 @@ impl CsvRows {
             text(row.note),
             text(row.invoice_id),
             Cow::Borrowed(&self.time),
+            Cow::Borrowed(&self.expires_at),
         ]
     }
 
@@ -120,6 +124,8 @@ pub struct ListRow {
     pub delta_class: &'static str,
     pub value_text: String,
     pub before_after: String,
+    /// A grant's expiry, as people read it (`expires 31 Dec 2026`).
+    pub expiry_text: Option<String>,
     pub currency: String,
     pub type_label: &'static str,
     pub reason_label: &'static str,
@@ -171,6 +177,9 @@ impl ListRow {
                 format_credits(row.balance_before),
                 format_credits(row.balance_after)
             ),
+            expiry_text: row
+                .expires_at
+                .map(|day| format!("expires {}", expiry_label(day))),
             currency: row.currency.clone(),
             type_label: super::type_label(&row.kind),
             reason_label: super::reason_label(row.reason.as_deref()),
@@ -410,7 +419,7 @@ pub struct ResultsFragment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::iso8601;
+    use crate::db::{iso8601, iso_date};
     use proptest::prelude::*;
     use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -433,6 +442,7 @@ mod tests {
             text_cell(row.note).into_owned(),
             text_cell(row.invoice_id).into_owned(),
             iso8601(row.created_at),
+            row.expires_at.map(iso_date).unwrap_or_default(),
         ]
     }
 
@@ -449,10 +459,11 @@ mod tests {
                 prop::sample::select(vec!["EUR", "JPY", "BHD", "XXX", "=A"]),
                 prop_oneof![Just(10_000i64), Just(1_250), any::<i64>()],
                 (1i32..=9999, 0u32..1_000_000),
+                prop::option::of(1i32..=9999),
             ), 1..40),
         ) {
             let mut format = CsvRows::default();
-            for (number, text, currency, rate, (year, micros)) in &rows {
+            for (number, text, currency, rate, (year, micros), expiry_year) in &rows {
                 let created_at = PrimitiveDateTime::new(
                     Date::from_calendar_date(*year, Month::March, 9).unwrap(),
                     Time::from_hms_micro(23, 59, 1, *micros).unwrap(),
@@ -474,6 +485,8 @@ mod tests {
                     note: text,
                     invoice_id: "",
                     created_at,
+                    expires_at: expiry_year
+                        .map(|y| Date::from_calendar_date(y, Month::December, 31).unwrap()),
                 };
                 let cells: Vec<String> = format
                     .cells(&row)

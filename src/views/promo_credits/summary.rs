@@ -13,7 +13,7 @@ use crate::store::summary::{SummaryLine, SummaryPeriod, MOVEMENT_ORDER};
 use crate::views::{as_typed, Layout};
 use crate::web::href;
 
-pub const SUMMARY_CSV_HEADER: [&str; 14] = [
+pub const SUMMARY_CSV_HEADER: [&str; 15] = [
     "currency",
     "from",
     "to",
@@ -25,6 +25,7 @@ pub const SUMMARY_CSV_HEADER: [&str; 14] = [
     "invoice_refunded",
     "admin_reduced",
     "api_reduced",
+    "expired",
     "closing_balance",
     "exchange_rate",
     "closing_liability",
