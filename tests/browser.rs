@@ -422,6 +422,62 @@ fn the_modal_flow_with_javascript() {
         );
         assert_eq!(csv.lines().count(), 4, "header and three rows");
 
+        // Credits that expire: the date in the modal, its preview line, the grant on the tab.
+        let today = creditdesk::db::now_utc().date();
+        let day = today + time::Duration::days(20);
+        let label = creditdesk::domain::expiry_label(day);
+        bounded(
+            "back to the tab",
+            browser.goto(&format!("{base}/users/{user}/promo-credits?currency=EUR")),
+        )
+        .await;
+        s.click("#update-promo-credit-button").await;
+        s.until(
+            "document.querySelector('#modal form#update-promo-credit')",
+            "the modal",
+        )
+        .await;
+        s.click("input[name=mode][value=change]").await;
+        s.type_into("#amount", "30").await;
+        s.type_into("#note", "Winter campaign").await;
+        s.js(&format!(
+            "var f = document.getElementById('expires_at'); f.value = '{day}'; \
+             f.dispatchEvent(new Event('change', {{bubbles: true}})); return 0;"
+        ))
+        .await;
+        s.until(
+            &format!("document.getElementById('update-preview').textContent.includes('+30 credits, expire on {label}')"),
+            "the expiry in the preview",
+        )
+        .await;
+        s.shot("07-expiry-preview").await;
+        s.click("#update-promo-credit button[type=submit]").await;
+        s.until(
+            "document.querySelector('#promo-credits-panel .alert.success')",
+            "the confirmation",
+        )
+        .await;
+        assert_eq!(
+            s.text("#promo-credits-panel .alert.success").await,
+            format!("Added 30 credits: 50,170 → 50,200, expiring on {label}")
+        );
+        assert_eq!(
+            s.js("return document.getElementById('expiring-credits').dataset.credits")
+                .await,
+            json!("30")
+        );
+        assert_eq!(
+            s.js("return document.querySelector('table#promo-credit-grants tbody tr').dataset.expiresAt")
+                .await,
+            json!(day.to_string()),
+            "the grant expiring soonest is spent first, so it is listed first"
+        );
+        assert!(s
+            .text("table#promo-credit-grants tbody tr")
+            .await
+            .contains(&label));
+        s.shot("08-grants").await;
+
         bounded("close", browser.close()).await;
     });
     app.assert_verified();

@@ -27,16 +27,6 @@ pub fn has_ended(grant: &CreditGrant, today: Date) -> bool {
     grant.closed || grant.expires_at.is_some_and(|day| day < today)
 }
 
-/// Will the grant's credits expire within `days` days from `today` (UTC), unless spent? The
-/// tab's "expire in the next 30 days" and the forecast count these.
-pub fn expires_within(grant: &CreditGrant, today: Date, days: i64) -> bool {
-    let end = today + time::Duration::days(days);
-    !grant.closed
-        && grant
-            .expires_at
-            .is_some_and(|day| today <= day && day < end)
-}
-
 /// Takes `credits` from `grants` (already in spending order); none when they hold fewer.
 pub fn take(grants: &[CreditGrant], credits: i64) -> Option<Vec<Draw>> {
     let mut left = credits;

@@ -23,6 +23,16 @@ pub fn within(today: Date, days: i64) -> (Date, Date) {
     (today, today + Duration::days(days))
 }
 
+/// Does `grant` count in the window `(from, until)` of [`within`]? The same rule as the
+/// queries below, for grants already read (the Promo Credits tab).
+pub fn counts(grant: &crate::db::models::CreditGrant, (from, until): (Date, Date)) -> bool {
+    grant.remaining > 0
+        && !grant.closed
+        && grant
+            .expires_at
+            .is_some_and(|day| from <= day && day < until)
+}
+
 /// `$query` (over `credit_grants`) narrowed to the grants that still hold credits and end on
 /// a day from `$from` (included) to `$until` (excluded). The first condition is written as
 /// the partial index `credit_grants_due` says it, so that both databases can read through

@@ -11,9 +11,9 @@ use crate::domain::{
 };
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
-use crate::ledger::grants::expires_within;
 use crate::ledger::LedgerError;
 use crate::store::credits::{AccountContext, HistoryPage};
+use crate::store::expiring::{self, SOON_DAYS};
 use crate::store::grants::HeldGrant;
 use crate::views::{reason_label, short_time, type_label, Layout};
 
@@ -80,7 +80,7 @@ pub struct Selected {
     pub newer_href: Option<String>,
     /// The grants that still hold credits, in spending order.
     pub grants: Vec<GrantRow>,
-    /// Credits that expire in the next [`EXPIRING_DAYS`] days unless spent.
+    /// Credits that expire in the next [`SOON_DAYS`] days unless spent.
     pub expiring: i64,
     pub expiring_text: String,
 }
@@ -93,9 +93,6 @@ pub struct TabReads {
     pub grants: Vec<HeldGrant>,
     pub today: Option<Date>,
 }
-
-/// The window of the tab's "credits expire in the next 30 days".
-pub const EXPIRING_DAYS: i64 = 30;
 
 /// One grant on the tab: what is left of it, when and by whom it was given, when it expires.
 pub struct GrantRow {
@@ -137,7 +134,7 @@ impl GrantRow {
             by: held.by.clone(),
             expires_text,
             expires_at: grant.expires_at.map(|d| d.to_string()).unwrap_or_default(),
-            soon: expires_within(grant, today, EXPIRING_DAYS),
+            soon: expiring::counts(grant, expiring::within(today, SOON_DAYS)),
         }
     }
 }
@@ -180,11 +177,11 @@ impl Panel {
             let here = tab_href(user_id, &config.currency);
             let expiring: i64 = grants
                 .iter()
-                .filter(|h| expires_within(&h.grant, today, EXPIRING_DAYS))
+                .filter(|h| expiring::counts(&h.grant, expiring::within(today, SOON_DAYS)))
                 .map(|h| h.grant.remaining)
                 .sum();
             let expiring_text = format!(
-                "{} expire in the next {EXPIRING_DAYS} days ({})",
+                "{} expire in the next {SOON_DAYS} days ({})",
                 if expiring == 1 {
                     "1 credit".to_owned()
                 } else {
