@@ -381,6 +381,31 @@ fn spending_order_cases_follow_the_reference_model() {
 }
 
 #[test]
+fn an_account_of_many_small_grants_is_spent_in_order_across_reads() {
+    // More grants than the ledger reads at a time, dated and not, in mixed order.
+    let mut ops: Vec<Op> = (0..150)
+        .map(|i| Op::Grant(1 + i % 3, Some((i * 7) % 41)))
+        .collect();
+    ops.extend((0..70).map(|i| Op::Grant(1 + i % 2, None)));
+    let mut case = Case::new();
+    let mut model = Model::new(case.first_day);
+    for op in &ops {
+        case.apply(op);
+        model.apply(op, case.first_day);
+    }
+    for op in [
+        Op::Reduce(250),
+        Op::Pay("INV-M", 100),
+        Op::Refund("INV-M", 60),
+    ] {
+        case.apply(&op);
+        model.apply(&op, case.first_day);
+        assert_eq!(case.grants(), model.grants, "after {op:?}");
+    }
+    case.assert_verified();
+}
+
+#[test]
 fn a_refund_to_an_expired_grant_writes_the_refund_and_a_second_expiry() {
     use Op::*;
     let (case, _) = run_case(&[

@@ -48,11 +48,7 @@ pub fn due(conn: &mut DbConnection, today: Date) -> QueryResult<Vec<DueGrant>> {
     let rows: Vec<(CreditGrant, i64, String, String)> = credit_grants::table
         .inner_join(credit_accounts::table.inner_join(users::table))
         .filter(credit_grants::remaining.gt(0))
-        .filter(
-            credit_grants::expires_at
-                .lt(today)
-                .or(credit_grants::closed.eq(true)),
-        )
+        .filter(credit_grants::expires_at.lt(today))
         .order((credit_grants::expires_at, credit_grants::id))
         .select((
             CreditGrant::as_select(),
@@ -95,11 +91,7 @@ fn expire_all(conn: &mut DbConnection, today: Date, holder: &str) -> Result<Outc
         let accounts: Vec<(i64, String)> = credit_grants::table
             .inner_join(credit_accounts::table)
             .filter(credit_grants::remaining.gt(0))
-            .filter(
-                credit_grants::expires_at
-                    .lt(today)
-                    .or(credit_grants::closed.eq(true)),
-            )
+            .filter(credit_grants::expires_at.lt(today))
             .filter(
                 credit_accounts::user_id
                     .gt(after.0)

@@ -64,15 +64,97 @@ pub fn give_back(taken: &[(CreditGrant, i64)], credits: i64) -> (Vec<Draw>, i64)
     (draws, left)
 }
 
-/// The grants of an account that still hold credits, in spending order.
-pub fn live(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<CreditGrant>> {
-    let mut grants: Vec<CreditGrant> = credit_grants::table
+/// Grants read per step while walking an account's grants in spending order.
+const STEP: i64 = 64;
+
+/// `remaining > 0` as the partial indexes of `credit_grants` spell it: written out, not bound,
+/// so that both databases read through those indexes.
+fn holding() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0")
+}
+
+type Boxed = credit_grants::BoxedQuery<'static, crate::db::MultiBackend>;
+
+fn of_account(account_id: i64) -> Boxed {
+    credit_grants::table
         .filter(credit_grants::account_id.eq(account_id))
-        .filter(credit_grants::remaining.gt(0))
+        .filter(holding())
+        .into_boxed()
+}
+
+/// The account's grants that still hold credits and whose day ended before `today`: what
+/// the ledger expires before any change of the account.
+pub fn ended(
+    conn: &mut DbConnection,
+    account_id: i64,
+    today: Date,
+) -> QueryResult<Vec<CreditGrant>> {
+    of_account(account_id)
+        .filter(credit_grants::expires_at.lt(today))
+        .order((credit_grants::expires_at, credit_grants::id))
         .select(CreditGrant::as_select())
-        .load(conn)?;
-    grants.sort_by(spending_order);
-    Ok(grants)
+        .load(conn)
+}
+
+/// The account's grants in spending order, as many as hold `credits` (all of them when they
+/// hold fewer). Reads a few at a time: an account may hold thousands of small grants.
+pub fn covering(
+    conn: &mut DbConnection,
+    account_id: i64,
+    credits: i64,
+) -> QueryResult<Vec<CreditGrant>> {
+    let mut found: Vec<CreditGrant> = Vec::new();
+    let mut held = 0i64;
+    // Dated grants by date and age, then undated ones by age.
+    for dated in [true, false] {
+        let mut after: Option<(Option<Date>, i64)> = None;
+        while held < credits {
+            let mut query = of_account(account_id);
+            query = match dated {
+                true => query.filter(credit_grants::expires_at.is_not_null()),
+                false => query.filter(credit_grants::expires_at.is_null()),
+            };
+            if let Some((day, id)) = after {
+                query = match day {
+                    Some(day) => query.filter(
+                        credit_grants::expires_at
+                            .gt(day)
+                            .or(credit_grants::expires_at
+                                .eq(day)
+                                .and(credit_grants::id.gt(id))),
+                    ),
+                    None => query.filter(credit_grants::id.gt(id)),
+                };
+            }
+            let batch: Vec<CreditGrant> = query
+                .order((credit_grants::expires_at, credit_grants::id))
+                .limit(STEP)
+                .select(CreditGrant::as_select())
+                .load(conn)?;
+            let Some(last) = batch.last() else { break };
+            after = Some((last.expires_at, last.id));
+            let full = batch.len() as i64 == STEP;
+            for grant in batch {
+                if held >= credits {
+                    break;
+                }
+                held += grant.remaining;
+                found.push(grant);
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Grants by id (those a refund gives credits back to).
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<CreditGrant>> {
+    credit_grants::table
+        .filter(credit_grants::id.eq_any(ids))
+        .select(CreditGrant::as_select())
+        .load(conn)
 }
 
 /// What a payment's rows (its `invoice_applied` and `invoice_refunded` rows) still owe each

@@ -329,7 +329,7 @@ where
             });
         }
     }
-    let (mut expired, live) = expire_ended(conn, &mut locked, now.date(), now)?;
+    let mut expired = expire_ended(conn, &mut locked, now.date(), now)?;
     let entry = plan(&locked)?;
     if !locked.config.enabled && entry.kind != TransactionType::InvoiceRefunded {
         return Err(LedgerError::CurrencyDisabled(currency.to_string()));
@@ -341,14 +341,21 @@ where
             None => return Ok(None),
         }
     }
+    let live = match entry.delta < 0 {
+        true => grants::covering(conn, locked.account.id, -entry.delta)?,
+        false => Vec::new(),
+    };
     let moves = moves_of(&entry, &live)?;
     let returned: Vec<i64> = entry.returns.iter().map(|&(grant, _)| grant).collect();
     let transaction = write_entry(conn, &mut locked, entry, moves, now)?;
     // Credits a refund gave back to a grant that has ended expire again at once.
-    let ended: Vec<CreditGrant> = grants::live(conn, locked.account.id)?
-        .into_iter()
-        .filter(|g| returned.contains(&g.id) && grants::has_ended(g, now.date()))
-        .collect();
+    let ended: Vec<CreditGrant> = match returned.is_empty() {
+        true => Vec::new(),
+        false => grants::by_ids(conn, &returned)?
+            .into_iter()
+            .filter(|g| g.remaining > 0 && grants::has_ended(g, now.date()))
+            .collect(),
+    };
     for grant in &ended {
         expired.push(write_expiry(conn, &mut locked, grant, now)?);
     }
@@ -406,7 +413,7 @@ pub fn expire_account(
         if existing.is_none() {
             return Ok(Vec::new());
         }
-        let (expired, _) = expire_ended(conn, &mut locked, today, now)?;
+        let expired = expire_ended(conn, &mut locked, today, now)?;
         for row in &expired {
             add_to_daily_totals(conn, row)?;
         }
@@ -454,25 +461,21 @@ fn open(
 }
 
 /// Writes an `expired` row for every grant of the locked account that has ended on `today`;
-/// returns those rows and the grants still live, in spending order.
+/// returns those rows.
 fn expire_ended(
     conn: &mut DbConnection,
     locked: &mut Locked,
     today: time::Date,
     now: time::PrimitiveDateTime,
-) -> Result<(Vec<CreditTransaction>, Vec<CreditGrant>), LedgerError> {
+) -> Result<Vec<CreditTransaction>, LedgerError> {
     if locked.account.balance == 0 {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Vec::new());
     }
-    let (ended, live): (Vec<CreditGrant>, Vec<CreditGrant>) =
-        grants::live(conn, locked.account.id)?
-            .into_iter()
-            .partition(|g| grants::has_ended(g, today));
     let mut expired = Vec::new();
-    for grant in &ended {
+    for grant in &grants::ended(conn, locked.account.id, today)? {
         expired.push(write_expiry(conn, locked, grant, now)?);
     }
-    Ok((expired, live))
+    Ok(expired)
 }
 
 /// The `expired` row that takes what is left of `grant` out of the balance.

@@ -15,8 +15,9 @@ CREATE TABLE credit_grants (
     closed BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TIMESTAMP NOT NULL
 );
--- An account's grants that still hold credits (spending, the tab).
-CREATE INDEX credit_grants_live ON credit_grants (account_id, id) WHERE remaining > 0;
+-- An account's grants that still hold credits, in spending order: those with a date by
+-- date, then those without by age (spending, the tab, the ended ones of an account).
+CREATE INDEX credit_grants_live ON credit_grants (account_id, expires_at, id) WHERE remaining > 0;
 -- What is due to expire, and the forecast.
 CREATE INDEX credit_grants_due ON credit_grants (expires_at, account_id) WHERE remaining > 0 AND expires_at IS NOT NULL;
 

@@ -18,7 +18,7 @@ use crate::forms::FieldErrors;
 use crate::ledger;
 use crate::startup::AppState;
 use crate::store::credits::{self, AccountContext};
-use crate::store::grants;
+use crate::store::{expiring, grants};
 use crate::views::users::promo_credits::{
     confirmation, tab_href, usage_confirmation, AccountFigures, Panel, PanelFragment, Preview,
     PreviewFragment, PromoCreditsPage, TabReads, UpdateForm, UpdateModal, UpdatePage,
@@ -29,6 +29,9 @@ use crate::web::{html, is_htmx, ok, see_other, with_conn};
 
 /// History rows a page of the tab shows.
 const HISTORY_PAGE: i64 = 20;
+
+/// Grants the tab lists, the next to be spent first.
+const GRANTS_SHOWN: i64 = 20;
 
 pub async fn tab(
     state: web::Data<AppState>,
@@ -75,9 +78,15 @@ async fn respond_with_tab(
             };
             let history =
                 credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
-            let grants = match &context.account {
-                Some(account) if account.balance > 0 => grants::held(conn, account.id)?,
-                _ => Vec::new(),
+            let today = crate::db::now_utc().date();
+            let (grants, all_grants, expiring) = match &context.account {
+                Some(account) if account.balance > 0 => {
+                    let (grants, all) = grants::held(conn, account.id, GRANTS_SHOWN)?;
+                    let window = expiring::within(today, expiring::SOON_DAYS);
+                    let soon = expiring::by_account(conn, &[account.id], window)?;
+                    (grants, all, soon.get(&account.id).copied().unwrap_or(0))
+                }
+                _ => (Vec::new(), 0, 0),
             };
             let updated = match updated_id {
                 Some(id) => credits::transaction(conn, id)?,
@@ -86,7 +95,9 @@ async fn respond_with_tab(
             let reads = TabReads {
                 history,
                 grants,
-                today: Some(crate::db::now_utc().date()),
+                all_grants,
+                expiring,
+                today: Some(today),
             };
             Ok((context, reads, updated))
         })

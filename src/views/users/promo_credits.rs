@@ -6,8 +6,8 @@ use time::Date;
 use super::CustomerView;
 use crate::db::models::{CreditAccount, CreditTransaction, PromoCreditConfig};
 use crate::domain::{
-    apply, expiry_label, format_credits, latest_expiry, money_value, normalize_line_breaks,
-    parse_amount, parse_expiry, CurrencyCode, ExchangeRate, Mode, Reason,
+    apply, counted, expiry_label, format_credits, latest_expiry, money_value,
+    normalize_line_breaks, parse_amount, parse_expiry, CurrencyCode, ExchangeRate, Mode, Reason,
 };
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
@@ -80,6 +80,8 @@ pub struct Selected {
     pub newer_href: Option<String>,
     /// The grants that still hold credits, in spending order.
     pub grants: Vec<GrantRow>,
+    /// `and 1,234 more grants`, when the account holds more than the tab lists.
+    pub more_grants: Option<String>,
     /// Credits that expire in the next [`SOON_DAYS`] days unless spent.
     pub expiring: i64,
     pub expiring_text: String,
@@ -90,7 +92,11 @@ pub struct Selected {
 #[derive(Debug, Clone, Default)]
 pub struct TabReads {
     pub history: HistoryPage,
+    /// The first grants in spending order, and how many the account holds in all.
     pub grants: Vec<HeldGrant>,
+    pub all_grants: i64,
+    /// Credits expiring in the next [`SOON_DAYS`] days.
+    pub expiring: i64,
     pub today: Option<Date>,
 }
 
@@ -158,6 +164,8 @@ impl Panel {
         let TabReads {
             history,
             grants,
+            all_grants,
+            expiring,
             today,
         } = reads;
         let today = today.unwrap_or_else(|| crate::db::now_utc().date());
@@ -175,11 +183,6 @@ impl Panel {
         let selected = context.config.as_ref().map(|config| {
             let figures = AccountFigures::from(context.account.as_ref());
             let here = tab_href(user_id, &config.currency);
-            let expiring: i64 = grants
-                .iter()
-                .filter(|h| expiring::counts(&h.grant, expiring::within(today, SOON_DAYS)))
-                .map(|h| h.grant.remaining)
-                .sum();
             let expiring_text = format!(
                 "{} expire in the next {SOON_DAYS} days ({})",
                 if expiring == 1 {
@@ -217,6 +220,13 @@ impl Panel {
                     .iter()
                     .map(|(row, by)| HistoryRow::new(row, by))
                     .collect(),
+                more_grants: (all_grants > grants.len() as i64).then(|| {
+                    counted(
+                        all_grants - grants.len() as i64,
+                        "more grant",
+                        "more grants",
+                    )
+                }),
                 grants: grants.iter().map(|h| GrantRow::new(h, today)).collect(),
                 expiring,
                 expiring_text,
