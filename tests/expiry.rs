@@ -485,6 +485,24 @@ fn a_change_after_a_missed_expiry_expires_first() {
     case.assert_verified();
 }
 
+#[test]
+fn a_payment_after_a_missed_expiry_spends_only_valid_credits() {
+    let mut case = Case::new();
+    {
+        let conn = &mut case.pool.get().unwrap();
+        ledger::adjust(conn, case.adjustment(Change::By(5), None)).unwrap();
+        let yesterday = case.today - Duration::days(1);
+        ledger::adjust(conn, case.adjustment(Change::By(10), Some(yesterday))).unwrap();
+    }
+    case.apply(&Op::Pay("INV-LATE", 15));
+    assert_eq!(
+        case.kinds(),
+        ["admin_added", "admin_added", "expired", "invoice_applied"]
+    );
+    assert_eq!(case.balance(), 0);
+    case.assert_verified();
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1..50i64, prop::option::weighted(0.7, 0..40i64)).prop_map(|(c, d)| Op::Grant(c, d)),

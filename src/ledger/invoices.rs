@@ -78,6 +78,9 @@ pub fn pay_invoice(conn: &mut DbConnection, request: &PaymentRequest) -> Result<
             }
             return Ok(Paid::Repeated(payment_of(conn, existing)?));
         }
+        // Credits whose grant has ended are not spendable: expire them first (docs/concepts.md,
+        // "Expiry"), should the scheduler not have run since midnight.
+        super::expire_account(conn, request.user_id, &request.currency, now.date())?;
         let application = application_for(conn, request)?;
         for reason in &application.reasons {
             match reason {
