@@ -10,10 +10,10 @@ use common::{configure, currency, customer, TestDb};
 use creditdesk::db::models::CreditGrant;
 use creditdesk::db::now_utc;
 use creditdesk::db::schema::{credit_grants, credit_transactions};
-use creditdesk::domain::{Change, InvoiceAsk, Money, Note};
+use creditdesk::domain::{Change, InvoiceAsk, Money};
 use creditdesk::ledger::invoices::{pay_invoice, refund_invoice, PaymentRequest, RefundRequest};
 use creditdesk::ledger::verify::verify;
-use creditdesk::ledger::{self, expiry, Actor, Adjustment, Source};
+use creditdesk::ledger::{self, expiry, Actor, Adjustment};
 use diesel::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -169,19 +169,7 @@ impl Case {
     }
 
     fn adjustment(&self, change: Change, expires_at: Option<Date>) -> Adjustment {
-        Adjustment {
-            user_id: self.user,
-            currency: currency("EUR"),
-            change,
-            note: Note::parse("expiry case").unwrap(),
-            reason: None,
-            expires_at,
-            expected_version: None,
-            actor: Actor::System,
-            source: Source::Console,
-            idempotency_key: None,
-            audit: None,
-        }
+        common::adjustment(self.user, "EUR", change, expires_at)
     }
 
     fn apply(&mut self, op: &Op) {

@@ -12,9 +12,9 @@ use common::process::{creditdesk, printed, serve, DEADLINE};
 use common::{configure, currency, customer, TestDb};
 use creditdesk::db::schema::{credit_draws, credit_grants, credit_transactions};
 use creditdesk::db::{now_utc, DbConnection, Pool};
-use creditdesk::domain::{Change, Note};
+use creditdesk::domain::Change;
+use creditdesk::ledger;
 use creditdesk::ledger::verify::verify;
-use creditdesk::ledger::{self, Actor, Adjustment, Source};
 use diesel::prelude::*;
 use time::{Date, Duration};
 
@@ -40,23 +40,8 @@ fn with_ended_grants(customers: u32) -> (TestDb, Pool, Vec<i64>) {
 }
 
 fn grant(conn: &mut DbConnection, user_id: i64, credits: i64, expires_at: Option<Date>) {
-    ledger::adjust(
-        conn,
-        Adjustment {
-            user_id,
-            currency: currency("EUR"),
-            change: Change::By(credits),
-            note: Note::parse("campaign").unwrap(),
-            reason: None,
-            expires_at,
-            expected_version: None,
-            actor: Actor::System,
-            source: Source::Api,
-            idempotency_key: None,
-            audit: None,
-        },
-    )
-    .unwrap();
+    let change = Change::By(credits);
+    ledger::adjust(conn, common::adjustment(user_id, "EUR", change, expires_at)).unwrap();
 }
 
 fn expired_rows(conn: &mut DbConnection) -> i64 {

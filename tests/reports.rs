@@ -12,7 +12,7 @@ use common::api::Api;
 use common::{configure, currency, customer, Client, TestApp};
 use creditdesk::db::models::CreditTransaction;
 use creditdesk::domain::{expiry_label, Change, Note, Role, TransactionType};
-use creditdesk::ledger::{self, Actor, Adjustment, Entry, Source, Target};
+use creditdesk::ledger::{self, Actor, Entry, Target};
 use serde_json::json;
 use time::{Date, Duration, OffsetDateTime};
 
@@ -31,19 +31,7 @@ fn change(
 ) -> CreditTransaction {
     ledger::adjust(
         &mut app.conn(),
-        Adjustment {
-            user_id,
-            currency: currency(code),
-            change: Change::By(by),
-            note: Note::parse("report test").unwrap(),
-            reason: None,
-            expires_at,
-            expected_version: None,
-            actor: Actor::System,
-            source: Source::Console,
-            idempotency_key: None,
-            audit: None,
-        },
+        common::adjustment(user_id, code, Change::By(by), expires_at),
     )
     .expect("change")
     .transaction

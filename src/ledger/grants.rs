@@ -197,6 +197,25 @@ pub(crate) fn insert(conn: &mut DbConnection, grant: &NewCreditGrant) -> QueryRe
         .get_result(conn)
 }
 
+/// The columns a grant is written with from a SELECT, in the order the SELECTs below give.
+const GRANT_COLUMNS: (
+    credit_grants::account_id,
+    credit_grants::transaction_id,
+    credit_grants::expires_at,
+    credit_grants::granted,
+    credit_grants::remaining,
+    credit_grants::closed,
+    credit_grants::created_at,
+) = (
+    credit_grants::account_id,
+    credit_grants::transaction_id,
+    credit_grants::expires_at,
+    credit_grants::granted,
+    credit_grants::remaining,
+    credit_grants::closed,
+    credit_grants::created_at,
+);
+
 /// Makes every adding row of the (new) accounts `account_ids` its grant: how an import's
 /// opening rows, written many at once, get theirs.
 pub(crate) fn grant_rows_of(conn: &mut DbConnection, account_ids: &[i64]) -> QueryResult<usize> {
@@ -220,15 +239,7 @@ pub(crate) fn grant_rows_of(conn: &mut DbConnection, account_ids: &[i64]) -> Que
         ));
     diesel::insert_into(credit_grants::table)
         .values(rows)
-        .into_columns((
-            credit_grants::account_id,
-            credit_grants::transaction_id,
-            credit_grants::expires_at,
-            credit_grants::granted,
-            credit_grants::remaining,
-            credit_grants::closed,
-            credit_grants::created_at,
-        ))
+        .into_columns(GRANT_COLUMNS)
         .execute(conn)
 }
 
@@ -254,15 +265,7 @@ pub fn adopt_balances(conn: &mut DbConnection) -> QueryResult<usize> {
         ));
     diesel::insert_into(credit_grants::table)
         .values(rows)
-        .into_columns((
-            credit_grants::account_id,
-            credit_grants::transaction_id,
-            credit_grants::expires_at,
-            credit_grants::granted,
-            credit_grants::remaining,
-            credit_grants::closed,
-            credit_grants::created_at,
-        ))
+        .into_columns(GRANT_COLUMNS)
         .execute(conn)
 }
 

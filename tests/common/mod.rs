@@ -136,24 +136,35 @@ pub fn configure_with(conn: &mut DbConnection, code: &str, rate: &str, switches:
     .expect("save config");
 }
 
+/// A change of a customer's balance in `code` by the system, with a note, and credits it
+/// adds expiring at the end of `expires_at` (docs/concepts.md, "Expiry").
+pub fn adjustment(
+    user_id: i64,
+    code: &str,
+    change: Change,
+    expires_at: Option<time::Date>,
+) -> Adjustment {
+    Adjustment {
+        user_id,
+        currency: currency(code),
+        change,
+        note: Note::parse("test change").unwrap(),
+        reason: None,
+        expires_at,
+        expected_version: None,
+        actor: Actor::System,
+        source: Source::Console,
+        idempotency_key: None,
+        audit: None,
+    }
+}
+
 /// Sets a customer's balance in `code` through the ledger, by the system (the currency must
 /// be enabled).
 pub fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i64) {
     ledger::adjust(
         conn,
-        Adjustment {
-            user_id,
-            currency: currency(code),
-            change: Change::SetTo(balance),
-            note: Note::parse("opening balance").unwrap(),
-            reason: None,
-            expires_at: None,
-            expected_version: None,
-            actor: Actor::System,
-            source: Source::Console,
-            idempotency_key: None,
-            audit: None,
-        },
+        adjustment(user_id, code, Change::SetTo(balance), None),
     )
     .expect("set the balance");
 }
