@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use time::Date;
 
 use crate::db::models::{CreditGrant, NewCreditGrant};
+use crate::db::prepared::Prepared;
 use crate::db::schema::{credit_draws, credit_grants, credit_transactions};
 use crate::db::DbConnection;
 
@@ -89,11 +90,13 @@ pub fn ended(
     account_id: i64,
     today: Date,
 ) -> QueryResult<Vec<CreditGrant>> {
-    of_account(account_id)
-        .filter(credit_grants::expires_at.lt(today))
-        .order((credit_grants::expires_at, credit_grants::id))
-        .select(CreditGrant::as_select())
-        .load(conn)
+    Prepared(
+        of_account(account_id)
+            .filter(credit_grants::expires_at.lt(today))
+            .order((credit_grants::expires_at, credit_grants::id))
+            .select(CreditGrant::as_select()),
+    )
+    .load(conn)
 }
 
 /// The account's grants in spending order, as many as hold `credits` (all of them when they
@@ -126,11 +129,14 @@ pub fn covering(
                     None => query.filter(credit_grants::id.gt(id)),
                 };
             }
-            let batch: Vec<CreditGrant> = query
-                .order((credit_grants::expires_at, credit_grants::id))
-                .limit(STEP)
-                .select(CreditGrant::as_select())
-                .load(conn)?;
+            // A few shapes (first step or next, with a date or without): kept prepared.
+            let batch: Vec<CreditGrant> = Prepared(
+                query
+                    .order((credit_grants::expires_at, credit_grants::id))
+                    .limit(STEP)
+                    .select(CreditGrant::as_select()),
+            )
+            .load(conn)?;
             let Some(last) = batch.last() else { break };
             after = Some((last.expires_at, last.id));
             let full = batch.len() as i64 == STEP;
@@ -191,10 +197,12 @@ pub fn owed_by_invoice(
 
 /// A new grant made by row `transaction_id`.
 pub(crate) fn insert(conn: &mut DbConnection, grant: &NewCreditGrant) -> QueryResult<i64> {
-    diesel::insert_into(credit_grants::table)
-        .values(grant)
-        .returning(credit_grants::id)
-        .get_result(conn)
+    Prepared(
+        diesel::insert_into(credit_grants::table)
+            .values(grant)
+            .returning(credit_grants::id),
+    )
+    .get_result(conn)
 }
 
 /// The columns a grant is written with from a SELECT, in the order the SELECTs below give.
@@ -280,30 +288,30 @@ pub(crate) fn record_draws(
     if draws.is_empty() {
         return Ok(());
     }
+    // One statement per draw, each of one shape the connection keeps prepared: a change
+    // draws from one grant or a few.
     for &(grant, credits) in draws {
         let target = credit_grants::table.find(grant);
         let remaining = credit_grants::remaining.eq(credit_grants::remaining - credits);
-        if closes {
+        let closed = credit_grants::closed
+            .eq(credit_grants::closed.or(closes.into_sql::<diesel::sql_types::Bool>()));
+        Prepared(
             diesel::update(target)
-                .set((remaining, credit_grants::closed.eq(true)))
-                .execute(conn)?;
-        } else {
-            diesel::update(target).set(remaining).execute(conn)?;
-        }
+                .set((remaining, closed))
+                .returning(credit_grants::id),
+        )
+        .get_result::<i64>(conn)?;
+        Prepared(
+            diesel::insert_into(credit_draws::table)
+                .values((
+                    credit_draws::transaction_id.eq(transaction_id),
+                    credit_draws::grant_id.eq(grant),
+                    credit_draws::credits.eq(credits),
+                ))
+                .returning(credit_draws::grant_id),
+        )
+        .get_result::<i64>(conn)?;
     }
-    let rows: Vec<_> = draws
-        .iter()
-        .map(|&(grant, credits)| {
-            (
-                credit_draws::transaction_id.eq(transaction_id),
-                credit_draws::grant_id.eq(grant),
-                credit_draws::credits.eq(credits),
-            )
-        })
-        .collect();
-    crate::db::dialect::per_backend!(conn, |c| diesel::insert_into(credit_draws::table)
-        .values(&rows)
-        .execute(c))?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ pub mod verify;
 
 use diesel::prelude::*;
 
-use crate::db::dialect::{insert_account_if_absent, per_backend};
+use crate::db::dialect::{insert_account_if_absent, lock_account_for_change, per_backend};
 use crate::db::models::{
     CreditAccount, CreditGrant, CreditTransaction, NewCreditAccount, NewCreditGrant,
     NewCreditTransaction, PromoCreditConfig,
@@ -317,6 +317,7 @@ where
     } = target;
     let Opened {
         customer,
+        ended,
         existing,
         mut locked,
         now,
@@ -329,7 +330,10 @@ where
             });
         }
     }
-    let mut expired = expire_ended(conn, &mut locked, now.date(), now)?;
+    let mut expired = match ended {
+        true => expire_ended(conn, &mut locked, now.date(), now)?,
+        false => Vec::new(),
+    };
     let entry = plan(&locked)?;
     if !locked.config.enabled && entry.kind != TransactionType::InvoiceRefunded {
         return Err(LedgerError::CurrencyDisabled(currency.to_string()));
@@ -429,6 +433,8 @@ pub fn expire_account(
 /// does not exist yet), its customer and its currency's settings.
 struct Opened {
     customer: Holder,
+    /// A grant of the account may have ended (and is not expired yet).
+    ended: bool,
     existing: Option<CreditAccount>,
     locked: Locked,
     now: time::PrimitiveDateTime,
@@ -440,7 +446,11 @@ fn open(
     currency: &CurrencyCode,
 ) -> Result<Opened, LedgerError> {
     let (customer, config) = holder_and_config(conn, user_id, currency)?;
-    let existing = lock_account(conn, user_id, currency.as_str())?;
+    let day = now_utc().date();
+    let (existing, ended) = match lock_account_for_change(conn, user_id, currency.as_str(), day)? {
+        Some((account, ended)) => (Some(account), ended),
+        None => (None, false),
+    };
     let now = now_utc();
     let account = existing
         .clone()
@@ -449,6 +459,8 @@ fn open(
         .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
     Ok(Opened {
         customer,
+        // Midnight may have passed while the lock was awaited: then look again.
+        ended: ended || now.date() != day,
         existing,
         locked: Locked {
             account,

@@ -4,8 +4,10 @@
 use diesel::prelude::*;
 
 use crate::db::models::{CreditGrant, CreditTransaction};
+use crate::db::prepared::Prepared;
 use crate::db::schema::{credit_grants, credit_transactions};
 use crate::db::DbConnection;
+use crate::store::expiring;
 
 /// A grant that still holds credits, with the row that made it (none for credits held
 /// before expiry existed) and that row's author.
@@ -16,47 +18,70 @@ pub struct HeldGrant {
     pub by: String,
 }
 
+/// What the tab shows of an account's grants.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    /// The first grants that still hold credits, in the order they will be spent.
+    pub grants: Vec<HeldGrant>,
+    /// How many grants hold credits in all.
+    pub all: i64,
+    /// Credits expiring in the window given to [`held`].
+    pub expiring: i64,
+}
+
 /// The first `limit` of the account's grants that still hold credits, in the order they will
-/// be spent, and how many there are in all.
+/// be spent, how many there are, and the credits expiring in `window`
+/// ([`crate::store::expiring::within`]): counted from the grants read when they are all of
+/// them, else by one more query.
 pub fn held(
     conn: &mut DbConnection,
     account_id: i64,
     limit: i64,
-) -> QueryResult<(Vec<HeldGrant>, i64)> {
+    window: (time::Date, time::Date),
+) -> QueryResult<Held> {
     // Written out, as the partial index says it (see `crate::ledger::grants`).
     let holding = || diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0");
-    let found: Vec<(CreditGrant, Option<CreditTransaction>)> = credit_grants::table
-        .left_join(
-            credit_transactions::table.on(credit_transactions::id
-                .nullable()
-                .eq(credit_grants::transaction_id)),
-        )
-        .filter(credit_grants::account_id.eq(account_id))
-        .filter(holding())
-        // The spending order of `crate::ledger::grants::spending_order`.
-        .order((
-            credit_grants::expires_at.is_null(),
-            credit_grants::expires_at,
-            credit_grants::id,
-        ))
-        .limit(limit)
-        .select((
-            CreditGrant::as_select(),
-            credit_transactions::all_columns.nullable(),
-        ))
-        .load(conn)?;
-    let all: i64 = match found.len() as i64 {
-        n if n < limit => n,
-        _ => credit_grants::table
+    let found: Vec<(CreditGrant, Option<CreditTransaction>)> = Prepared(
+        credit_grants::table
+            .left_join(
+                credit_transactions::table.on(credit_transactions::id
+                    .nullable()
+                    .eq(credit_grants::transaction_id)),
+            )
             .filter(credit_grants::account_id.eq(account_id))
             .filter(holding())
-            .count()
-            .get_result(conn)?,
+            // The spending order of `crate::ledger::grants::spending_order`.
+            .order((
+                credit_grants::expires_at.is_null(),
+                credit_grants::expires_at,
+                credit_grants::id,
+            ))
+            .limit(limit)
+            .select((
+                CreditGrant::as_select(),
+                credit_transactions::all_columns.nullable(),
+            )),
+    )
+    .load(conn)?;
+    let (all, expiring) = match found.len() as i64 {
+        n if n < limit => {
+            let soon = found.iter().filter(|(g, _)| expiring::counts(g, window));
+            (n, soon.map(|(g, _)| g.remaining).sum())
+        }
+        _ => {
+            let all = credit_grants::table
+                .filter(credit_grants::account_id.eq(account_id))
+                .filter(holding())
+                .count()
+                .get_result(conn)?;
+            let soon = expiring::by_account(conn, &[account_id], window)?;
+            (all, soon.get(&account_id).copied().unwrap_or(0))
+        }
     };
     let labels =
         crate::store::credits::actor_labels(conn, found.iter().filter_map(|f| f.1.as_ref()))?;
     let mut labels = labels.into_iter();
-    let held = found
+    let grants = found
         .into_iter()
         .map(|(grant, row)| {
             let by = match &row {
@@ -66,5 +91,9 @@ pub fn held(
             HeldGrant { grant, row, by }
         })
         .collect();
-    Ok((held, all))
+    Ok(Held {
+        grants,
+        all,
+        expiring,
+    })
 }

@@ -79,14 +79,12 @@ async fn respond_with_tab(
             let history =
                 credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
             let today = crate::db::now_utc().date();
-            let (grants, all_grants, expiring) = match &context.account {
+            let held = match &context.account {
                 Some(account) if account.balance > 0 => {
-                    let (grants, all) = grants::held(conn, account.id, GRANTS_SHOWN)?;
                     let window = expiring::within(today, expiring::SOON_DAYS);
-                    let soon = expiring::by_account(conn, &[account.id], window)?;
-                    (grants, all, soon.get(&account.id).copied().unwrap_or(0))
+                    grants::held(conn, account.id, GRANTS_SHOWN, window)?
                 }
-                _ => (Vec::new(), 0, 0),
+                _ => grants::Held::default(),
             };
             let updated = match updated_id {
                 Some(id) => credits::transaction(conn, id)?,
@@ -94,9 +92,7 @@ async fn respond_with_tab(
             };
             let reads = TabReads {
                 history,
-                grants,
-                all_grants,
-                expiring,
+                held,
                 today: Some(today),
             };
             Ok((context, reads, updated))

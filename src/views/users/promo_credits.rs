@@ -14,7 +14,7 @@ use crate::forms::FieldErrors;
 use crate::ledger::LedgerError;
 use crate::store::credits::{AccountContext, HistoryPage};
 use crate::store::expiring::{self, SOON_DAYS};
-use crate::store::grants::HeldGrant;
+use crate::store::grants::{Held, HeldGrant};
 use crate::views::{reason_label, short_time, type_label, Layout};
 
 /// The full tab page (no JavaScript, or a first visit).
@@ -92,11 +92,9 @@ pub struct Selected {
 #[derive(Debug, Clone, Default)]
 pub struct TabReads {
     pub history: HistoryPage,
-    /// The first grants in spending order, and how many the account holds in all.
-    pub grants: Vec<HeldGrant>,
-    pub all_grants: i64,
-    /// Credits expiring in the next [`SOON_DAYS`] days.
-    pub expiring: i64,
+    /// The first grants in spending order, how many the account holds, and the credits
+    /// expiring in the next [`SOON_DAYS`] days.
+    pub held: Held,
     pub today: Option<Date>,
 }
 
@@ -163,9 +161,12 @@ impl Panel {
     ) -> Panel {
         let TabReads {
             history,
-            grants,
-            all_grants,
-            expiring,
+            held:
+                Held {
+                    grants,
+                    all: all_grants,
+                    expiring,
+                },
             today,
         } = reads;
         let today = today.unwrap_or_else(|| crate::db::now_utc().date());
