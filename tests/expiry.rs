@@ -498,7 +498,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..80i64).prop_map(Op::SetTo),
         2 => (prop::sample::select(vec!["INV-A", "INV-B", "INV-C"]), 1..40i64)
             .prop_map(|(i, c)| Op::Pay(i, c)),
-        2 => (prop::sample::select(vec!["INV-A", "INV-B", "INV-C"]), 1..40i64)
+        4 => (prop::sample::select(vec!["INV-A", "INV-B", "INV-C"]), 1..40i64)
             .prop_map(|(i, c)| Op::Refund(i, c)),
         1 => (1..15i64).prop_map(Op::Advance),
     ]

@@ -162,11 +162,11 @@ pub fn adjustment(
 /// Sets a customer's balance in `code` through the ledger, by the system (the currency must
 /// be enabled).
 pub fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i64) {
-    ledger::adjust(
-        conn,
-        adjustment(user_id, code, Change::SetTo(balance), None),
-    )
-    .expect("set the balance");
+    let change = Adjustment {
+        note: Note::parse("opening balance").unwrap(),
+        ..adjustment(user_id, code, Change::SetTo(balance), None)
+    };
+    ledger::adjust(conn, change).expect("set the balance");
 }
 
 /// Creates a customer `customer<n>@example.com` and returns its id.
