@@ -25,3 +25,4 @@ pub mod store;
 pub(crate) mod testing;
 pub mod views;
 pub mod web;
+pub mod webhooks;
