@@ -175,7 +175,11 @@ mod tests {
 
     #[test]
     fn loopback_passes_only_with_the_insecure_setting() {
-        for address in [TEST_RECEIVER, LOOPBACK_V6, "::ffff:127.0.0.1".parse().unwrap()] {
+        for address in [
+            TEST_RECEIVER,
+            LOOPBACK_V6,
+            "::ffff:127.0.0.1".parse().unwrap(),
+        ] {
             assert!(check(address, false).is_err(), "{address}");
             assert!(check(address, true).is_ok(), "{address}");
         }

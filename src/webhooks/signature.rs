@@ -126,25 +126,48 @@ mod tests {
     #[test]
     fn any_change_to_id_time_or_body_breaks_the_signature() {
         let secret = Secret::parse(VECTOR_SECRET).unwrap();
-        let check = |id, timestamp, body: &[u8]| secret.verifies(id, timestamp, body, VECTOR_SIGNATURE);
-        assert!(!check("msg_p5jXN8AQM9LWM0D4loKWxJeK", VECTOR_TIMESTAMP, VECTOR_BODY));
+        let check =
+            |id, timestamp, body: &[u8]| secret.verifies(id, timestamp, body, VECTOR_SIGNATURE);
+        assert!(!check(
+            "msg_p5jXN8AQM9LWM0D4loKWxJeK",
+            VECTOR_TIMESTAMP,
+            VECTOR_BODY
+        ));
         assert!(!check(VECTOR_ID, VECTOR_TIMESTAMP + 1, VECTOR_BODY));
-        assert!(!check(VECTOR_ID, VECTOR_TIMESTAMP, br#"{"test": 2432232315}"#));
+        assert!(!check(
+            VECTOR_ID,
+            VECTOR_TIMESTAMP,
+            br#"{"test": 2432232315}"#
+        ));
         assert!(!Secret::generate().verifies(
             VECTOR_ID,
             VECTOR_TIMESTAMP,
             VECTOR_BODY,
             VECTOR_SIGNATURE
         ));
-        for broken in ["", "v1,", "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "v1,not base64!", "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="] {
-            assert!(!secret.verifies(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY, broken), "{broken:?}");
+        for broken in [
+            "",
+            "v1,",
+            "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            "v1,not base64!",
+            "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ] {
+            assert!(
+                !secret.verifies(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY, broken),
+                "{broken:?}"
+            );
         }
     }
 
     #[test]
     fn while_a_rotated_secret_overlaps_both_sign() {
         let (old, new) = (Secret::parse(VECTOR_SECRET).unwrap(), Secret::generate());
-        let header = signature_header(&[new.clone(), old.clone()], VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY);
+        let header = signature_header(
+            &[new.clone(), old.clone()],
+            VECTOR_ID,
+            VECTOR_TIMESTAMP,
+            VECTOR_BODY,
+        );
         assert_eq!(header.split(' ').count(), 2);
         assert!(header.ends_with(VECTOR_SIGNATURE));
         assert!(old.verifies(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY, &header));
@@ -156,10 +179,19 @@ mod tests {
         let (a, b) = (Secret::generate(), Secret::generate());
         assert_ne!(a, b);
         assert!(a.text().starts_with(PREFIX));
-        assert_eq!(STANDARD.decode(&a.text()[PREFIX.len()..]).unwrap().len(), KEY_BYTES);
+        assert_eq!(
+            STANDARD.decode(&a.text()[PREFIX.len()..]).unwrap().len(),
+            KEY_BYTES
+        );
         assert_eq!(Secret::parse(&a.text()).unwrap(), a);
         assert_eq!(format!("{a:?}"), "Secret(…)");
-        for bad in ["", "whsec_", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_***", "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+        for bad in [
+            "",
+            "whsec_",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_***",
+            "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ] {
             assert_eq!(Secret::parse(bad), Err(SecretError::Shape), "{bad:?}");
         }
     }
