@@ -12,8 +12,8 @@ mod common;
 use common::api::Api;
 use common::{configure, set_balance, Client, TestApp, PASSWORD};
 use creditdesk::db::schema::{credit_transactions, users};
-use creditdesk::domain::{CurrencyCode, Email, Note, Role, TransactionType};
-use creditdesk::ledger::{self, openings::Opening, Actor, Entry, Target};
+use creditdesk::domain::{CurrencyCode, Email, Note, Role};
+use creditdesk::ledger::{self, openings::Opening, Actor};
 use creditdesk::store::activity::Audit;
 use creditdesk::store::customers::{self, NewCustomer};
 use diesel::prelude::*;
@@ -379,26 +379,7 @@ fn build_history(app: &TestApp) {
         json!({"currency": "EUR", "change": 25, "note": "Spring promotion", "reason": "promotion", "expires_at": in_a_month.to_string()}),
     );
     let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
-    ledger::post(&mut app.conn(), Target::system(at, &code("EUR")), |_| {
-        Ok(Entry {
-            expires_at: Some(yesterday),
-            ..Entry::new(
-                6,
-                TransactionType::AdminAdded,
-                Note::parse("Winter promotion").unwrap(),
-                Actor::System,
-            )
-        })
-    })
-    .unwrap();
-    let expired = ledger::expire_account(
-        &mut app.conn(),
-        at,
-        &code("EUR"),
-        yesterday.next_day().unwrap(),
-    )
-    .unwrap();
-    assert_eq!(expired.len(), 1);
+    common::ended_grant(&mut app.conn(), at, "EUR", 6, yesterday, "Winter promotion");
 
     // Behind the application's back: what it no longer lets in, but older data or other
     // tools may hold, and fixed times.

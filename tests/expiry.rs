@@ -394,6 +394,31 @@ fn an_account_of_many_small_grants_is_spent_in_order_across_reads() {
 }
 
 #[test]
+fn verify_names_a_grant_changed_behind_the_ledger() {
+    use Op::*;
+    let (case, _) = run_case(&[Grant(10, Some(5)), Grant(10, None), Pay("INV-V", 12)]);
+    let conn = &mut case.pool.get().unwrap();
+    diesel::update(credit_grants::table.filter(credit_grants::granted.eq(10)))
+        .set(credit_grants::remaining.eq(credit_grants::remaining + 1))
+        .execute(conn)
+        .unwrap();
+    let report = verify(conn).unwrap();
+    let said = report.problems.join("\n");
+    assert!(
+        said.contains("its grants hold 10 credits, its balance is 8"),
+        "{said}"
+    );
+    assert!(
+        said.contains("granted 10 less drawn 10 is not its remaining 1"),
+        "{said}"
+    );
+    assert!(
+        said.contains("granted 10 less drawn 2 is not its remaining 9"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_refund_to_an_expired_grant_writes_the_refund_and_a_second_expiry() {
     use Op::*;
     let (case, _) = run_case(&[

@@ -544,9 +544,6 @@ fn balance_pages_cover_every_account_once_in_each_sort() {
 /// Gives `count` customers with an account in `code` a grant that ended yesterday, and
 /// expires it as the scheduler does; returns the credits expired.
 fn expire_some_grants(app: &TestApp, code: &str, count: i64) -> i64 {
-    use creditdesk::domain::{CurrencyCode, TransactionType};
-    use creditdesk::ledger::{Entry, Target};
-    let currency = CurrencyCode::parse(code).unwrap();
     let today = time::OffsetDateTime::now_utc().date();
     let users: Vec<i64> = credit_accounts::table
         .filter(credit_accounts::currency.eq(code))
@@ -558,20 +555,16 @@ fn expire_some_grants(app: &TestApp, code: &str, count: i64) -> i64 {
     let mut credits = 0;
     for (n, user_id) in users.into_iter().enumerate() {
         let grant = 10 + n as i64; // as the assertion below adds them up
-        ledger::post(&mut app.conn(), Target::system(user_id, &currency), |_| {
-            Ok(Entry {
-                expires_at: Some(today - time::Duration::days(1)),
-                ..Entry::new(
-                    grant,
-                    TransactionType::AdminAdded,
-                    Note::parse("ended campaign").unwrap(),
-                    Actor::System,
-                )
-            })
-        })
-        .unwrap();
-        let rows = ledger::expire_account(&mut app.conn(), user_id, &currency, today).unwrap();
-        credits -= rows.iter().map(|row| row.delta).sum::<i64>();
+        let yesterday = today - time::Duration::days(1);
+        let row = common::ended_grant(
+            &mut app.conn(),
+            user_id,
+            code,
+            grant,
+            yesterday,
+            "ended campaign",
+        );
+        credits -= row.delta;
     }
     assert_eq!(
         credits,

@@ -9,10 +9,10 @@ mod common;
 use std::collections::HashMap;
 
 use common::api::Api;
-use common::{configure, currency, customer, Client, TestApp};
+use common::{configure, customer, Client, TestApp};
 use creditdesk::db::models::CreditTransaction;
-use creditdesk::domain::{expiry_label, Change, Note, Role, TransactionType};
-use creditdesk::ledger::{self, Actor, Entry, Target};
+use creditdesk::domain::{expiry_label, Change, Role};
+use creditdesk::ledger;
 use serde_json::json;
 use time::{Date, Duration, OffsetDateTime};
 
@@ -46,23 +46,14 @@ fn expired_grant(
     credits: i64,
     ended_on: Date,
 ) -> CreditTransaction {
-    let code = currency(code);
-    ledger::post(&mut app.conn(), Target::system(user_id, &code), |_| {
-        Ok(Entry {
-            expires_at: Some(ended_on),
-            ..Entry::new(
-                credits,
-                TransactionType::AdminAdded,
-                Note::parse("ended campaign").unwrap(),
-                Actor::System,
-            )
-        })
-    })
-    .expect("post the grant");
-    let mut expired = ledger::expire_account(&mut app.conn(), user_id, &code, today())
-        .expect("expire the account");
-    assert_eq!(expired.len(), 1, "the ended grant expired");
-    expired.remove(0)
+    common::ended_grant(
+        &mut app.conn(),
+        user_id,
+        code,
+        credits,
+        ended_on,
+        "ended campaign",
+    )
 }
 
 fn parse_csv(body: &str) -> (Vec<String>, Vec<HashMap<String, String>>) {

@@ -154,6 +154,13 @@ pub fn lock_account(
     }
 }
 
+/// `credit_grants.remaining > 0` as the partial indexes of `credit_grants` spell it: written
+/// out, not bound, so that both databases read through those indexes (a bound `> $1` they
+/// cannot match to the index). Statements holding it run through `Prepared` to stay cached.
+pub fn grant_holds_credits() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0")
+}
+
 /// [`lock_account`] for a change, with whether one of the account's grants has ended before
 /// `today` and still holds credits (docs/concepts.md, "Expiry"): the ledger then expires it
 /// first. One statement, so a change costs no round trip more for expiry when nothing has
@@ -164,8 +171,6 @@ pub fn lock_account_for_change(
     currency: &str,
     today: time::Date,
 ) -> QueryResult<Option<(CreditAccount, bool)>> {
-    // `remaining > 0` written out as the partial index says it; `Prepared` keeps the
-    // statement cached all the same.
     macro_rules! account {
         () => {
             credit_accounts::table
@@ -176,9 +181,7 @@ pub fn lock_account_for_change(
                     diesel::dsl::exists(
                         credit_grants::table
                             .filter(credit_grants::account_id.eq(credit_accounts::id))
-                            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                                "credit_grants.remaining > 0",
-                            ))
+                            .filter(grant_holds_credits())
                             .filter(credit_grants::expires_at.lt(today)),
                     ),
                 ))

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use time::{Date, Duration};
 
 use super::LedgerError;
-use crate::db::dialect::per_backend;
+use crate::db::dialect::{grant_holds_credits, per_backend};
 use crate::db::models::CreditGrant;
 use crate::db::schema::{credit_accounts, credit_grants, job_leases, users};
 use crate::db::{now_utc, write_transaction, DbConnection};
@@ -47,7 +47,7 @@ pub struct Outcome {
 pub fn due(conn: &mut DbConnection, today: Date) -> QueryResult<Vec<DueGrant>> {
     let rows: Vec<(CreditGrant, i64, String, String)> = credit_grants::table
         .inner_join(credit_accounts::table.inner_join(users::table))
-        .filter(credit_grants::remaining.gt(0))
+        .filter(grant_holds_credits())
         .filter(credit_grants::expires_at.lt(today))
         .order((credit_grants::expires_at, credit_grants::id))
         .select((
@@ -90,7 +90,7 @@ fn expire_all(conn: &mut DbConnection, today: Date, holder: &str) -> Result<Outc
     loop {
         let accounts: Vec<(i64, String)> = credit_grants::table
             .inner_join(credit_accounts::table)
-            .filter(credit_grants::remaining.gt(0))
+            .filter(grant_holds_credits())
             .filter(credit_grants::expires_at.lt(today))
             .filter(
                 credit_accounts::user_id

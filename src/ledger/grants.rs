@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use diesel::prelude::*;
 use time::Date;
 
+use crate::db::dialect::grant_holds_credits;
 use crate::db::models::{CreditGrant, NewCreditGrant};
 use crate::db::prepared::Prepared;
 use crate::db::schema::{credit_draws, credit_grants, credit_transactions};
@@ -68,18 +69,12 @@ pub fn give_back(taken: &[(CreditGrant, i64)], credits: i64) -> (Vec<Draw>, i64)
 /// Grants read per step while walking an account's grants in spending order.
 const STEP: i64 = 64;
 
-/// `remaining > 0` as the partial indexes of `credit_grants` spell it: written out, not bound,
-/// so that both databases read through those indexes.
-fn holding() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0")
-}
-
 type Boxed = credit_grants::BoxedQuery<'static, crate::db::MultiBackend>;
 
 fn of_account(account_id: i64) -> Boxed {
     credit_grants::table
         .filter(credit_grants::account_id.eq(account_id))
-        .filter(holding())
+        .filter(grant_holds_credits())
         .into_boxed()
 }
 

@@ -625,8 +625,9 @@ fn new_account(account: &CreditAccount, enabled: bool) -> NewCreditAccount<'_> {
     }
 }
 
-/// Writes the row (already checked), its grant moves, the account's new balance, totals and
-/// version, and the day's totals; `locked` then holds the account after it.
+/// Writes the row (already checked), its grant moves, and the account's new balance, totals
+/// and version; `locked` then holds the account after it. The caller adds the row to the
+/// day's totals (`add_to_daily_totals`), last, for the reason given there.
 fn write_entry(
     conn: &mut DbConnection,
     locked: &mut Locked,

@@ -100,7 +100,8 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<Report> {
             }
             let ids: Vec<i64> = held.iter().map(|g| g.id).collect();
             let mut drawn = Vec::new();
-            while let Some(draw) = draws.next_if(|d| ids.contains(&d.0)) {
+            // `held` is in id order, so its ids are sorted.
+            while let Some(draw) = draws.next_if(|d| ids.binary_search(&d.0).is_ok()) {
                 drawn.push(draw);
             }
             check_grants(account, &own, &held, &drawn, &mut report);
@@ -242,9 +243,14 @@ fn check_grants(
             account.balance
         ));
     }
+    // Grants and their draws both come in grant id order, rows in id order: one pass each.
+    let mut draws = draws.iter().peekable();
     for grant in grants {
         let at = format!("{name}, grant {}", grant.id);
-        let mine: Vec<&DrawSeen> = draws.iter().filter(|d| d.0 == grant.id).collect();
+        let mut mine: Vec<&DrawSeen> = Vec::new();
+        while let Some(draw) = draws.next_if(|d| d.0 == grant.id) {
+            mine.push(draw);
+        }
         let drawn: i128 = mine.iter().map(|d| i128::from(d.1)).sum();
         if i128::from(grant.granted) - drawn != i128::from(grant.remaining) {
             report.problem(format!(
@@ -272,9 +278,10 @@ fn check_grants(
             }
         }
         if let Some(id) = grant.transaction_id {
-            match rows.iter().find(|r| r.id == id) {
-                None => report.problem(format!("{at}: its row {id} is not in this account")),
-                Some(row) => {
+            match rows.binary_search_by_key(&id, |r| r.id) {
+                Err(_) => report.problem(format!("{at}: its row {id} is not in this account")),
+                Ok(at_row) => {
+                    let row = &rows[at_row];
                     let granting = TransactionType::parse(&row.kind).is_ok_and(|k| k.is_grant());
                     if granting
                         && (row.delta != grant.granted || row.expires_at != grant.expires_at)

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::dialect::grant_holds_credits;
 use crate::db::models::{CreditGrant, CreditTransaction};
 use crate::db::prepared::Prepared;
 use crate::db::schema::{credit_grants, credit_transactions};
@@ -39,8 +40,6 @@ pub fn held(
     limit: i64,
     window: (time::Date, time::Date),
 ) -> QueryResult<Held> {
-    // Written out, as the partial index says it (see `crate::ledger::grants`).
-    let holding = || diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0");
     let found: Vec<(CreditGrant, Option<CreditTransaction>)> = Prepared(
         credit_grants::table
             .left_join(
@@ -49,7 +48,7 @@ pub fn held(
                     .eq(credit_grants::transaction_id)),
             )
             .filter(credit_grants::account_id.eq(account_id))
-            .filter(holding())
+            .filter(grant_holds_credits())
             // The spending order of `crate::ledger::grants::spending_order`.
             .order((
                 credit_grants::expires_at.is_null(),
@@ -71,7 +70,7 @@ pub fn held(
         _ => {
             let all = credit_grants::table
                 .filter(credit_grants::account_id.eq(account_id))
-                .filter(holding())
+                .filter(grant_holds_credits())
                 .count()
                 .get_result(conn)?;
             let soon = expiring::by_account(conn, &[account_id], window)?;

@@ -169,6 +169,47 @@ pub fn set_balance(conn: &mut DbConnection, user_id: i64, code: &str, balance: i
     ledger::adjust(conn, change).expect("set the balance");
 }
 
+/// A grant of `credits` by the system, with `note`, that ended at the end of `ended_on` (a
+/// past day), expired: returns its `expired` row. The server's own scheduler may expire it first (a
+/// test server runs one); the row is found by the grant its note names either way.
+pub fn ended_grant(
+    conn: &mut DbConnection,
+    user_id: i64,
+    code: &str,
+    credits: i64,
+    ended_on: time::Date,
+    note: &str,
+) -> creditdesk::db::models::CreditTransaction {
+    use creditdesk::db::models::CreditTransaction;
+    use creditdesk::db::schema::credit_transactions as rows;
+    use creditdesk::domain::TransactionType;
+    use creditdesk::ledger::{Entry, Target};
+    use diesel::prelude::*;
+    let code = currency(code);
+    let grant = ledger::post(conn, Target::system(user_id, &code), |_| {
+        Ok(Entry {
+            expires_at: Some(ended_on),
+            ..Entry::new(
+                credits,
+                TransactionType::AdminAdded,
+                Note::parse(note).unwrap(),
+                Actor::System,
+            )
+        })
+    })
+    .expect("post the grant");
+    let today = ended_on.next_day().expect("a day after");
+    ledger::expire_account(conn, user_id, &code, today).expect("expire the account");
+    let mut expired: Vec<CreditTransaction> = rows::table
+        .filter(rows::kind.eq("expired"))
+        .filter(rows::note.like(format!("%grant of record {},%", grant.transaction.id)))
+        .select(CreditTransaction::as_select())
+        .load(conn)
+        .expect("read the expired row");
+    assert_eq!(expired.len(), 1, "the ended grant expired once");
+    expired.remove(0)
+}
+
 /// Creates a customer `customer<n>@example.com` and returns its id.
 pub fn customer(conn: &mut DbConnection, n: u32) -> i64 {
     customers::create(

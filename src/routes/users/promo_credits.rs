@@ -73,12 +73,17 @@ async fn respond_with_tab(
             admin.require(Permission::View)?;
             let context = credits::account_context(conn, user_id, code.as_deref(), true)?
                 .ok_or_else(|| AppError::not_found("This customer"))?;
+            let today = crate::db::now_utc().date();
             let Some(config) = &context.config else {
-                return Ok((context, Default::default(), None));
+                let nothing = TabReads {
+                    history: Default::default(),
+                    held: Default::default(),
+                    today,
+                };
+                return Ok((context, nothing, None));
             };
             let history =
                 credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
-            let today = crate::db::now_utc().date();
             let held = match &context.account {
                 Some(account) if account.balance > 0 => {
                     let window = expiring::within(today, expiring::SOON_DAYS);
@@ -93,7 +98,7 @@ async fn respond_with_tab(
             let reads = TabReads {
                 history,
                 held,
-                today: Some(today),
+                today,
             };
             Ok((context, reads, updated))
         })

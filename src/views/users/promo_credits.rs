@@ -89,13 +89,13 @@ pub struct Selected {
 
 /// What the tab reads of an account: a page of its history and the grants it holds, as of
 /// `today` (UTC).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TabReads {
     pub history: HistoryPage,
     /// The first grants in spending order, how many the account holds, and the credits
     /// expiring in the next [`SOON_DAYS`] days.
     pub held: Held,
-    pub today: Option<Date>,
+    pub today: Date,
 }
 
 /// One grant on the tab: what is left of it, when and by whom it was given, when it expires.
@@ -169,7 +169,6 @@ impl Panel {
                 },
             today,
         } = reads;
-        let today = today.unwrap_or_else(|| crate::db::now_utc().date());
         let user_id = context.customer.id;
         let selected_code = context.config.as_ref().map(|c| c.currency.as_str());
         let currencies = context
