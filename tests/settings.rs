@@ -82,7 +82,7 @@ fn an_owner_adds_a_currency_with_its_rate() {
         activity_details(&app, "settings.promo_credit"),
         vec![(
             "owner@example.com".to_owned(),
-            "added: promo credits on, rate 0.25, discount code with credits off, auto-apply off, preview default on".to_owned()
+            "added: promo credits on, rate 0.25, discount code with credits off, auto-apply off, preview default on, low balance below none, expiry notice 7 days".to_owned()
         )]
     );
 }

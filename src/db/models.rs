@@ -49,6 +49,10 @@ pub struct PromoCreditConfig {
     pub preview_default_used: bool,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// Below this balance an account is low (`credit.balance_low`); none: no such events.
+    pub low_balance_threshold: Option<i64>,
+    /// Days before a grant ends that its `credit.expiring` event goes out.
+    pub expiring_notice_days: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
@@ -324,4 +328,73 @@ pub struct UserChanges<'a> {
     pub first_name: Option<&'a str>,
     pub last_name: Option<&'a str>,
     pub country: Option<&'a str>,
+}
+
+/// A place webhooks are sent to (docs/webhooks.md, "Endpoints").
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpoint {
+    pub id: i64,
+    pub url: String,
+    pub description: String,
+    /// The event types it receives, space-separated.
+    pub events: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<PrimitiveDateTime>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<PrimitiveDateTime>,
+    pub failing_since: Option<PrimitiveDateTime>,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<PrimitiveDateTime>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+/// An event as recorded in the outbox: its body is what every attempt sends.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct NewWebhookEvent<'a> {
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub created_at: PrimitiveDateTime,
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: PrimitiveDateTime,
+    pub last_attempt_at: Option<PrimitiveDateTime>,
+    pub response_code: Option<i32>,
+    pub response_excerpt: Option<String>,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct NewWebhookDelivery<'a> {
+    pub endpoint_id: i64,
+    pub event_id: i64,
+    pub status: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: PrimitiveDateTime,
+    pub created_at: PrimitiveDateTime,
 }

@@ -24,6 +24,8 @@ diesel::table! {
         preview_default_used -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        low_balance_threshold -> Nullable<BigInt>,
+        expiring_notice_days -> Integer,
     }
 }
 
@@ -75,6 +77,7 @@ diesel::table! {
         remaining -> BigInt,
         closed -> Bool,
         created_at -> Timestamp,
+        expiring_notified -> Bool,
     }
 }
 
@@ -177,6 +180,8 @@ diesel::joinable!(sessions -> admins (admin_id));
 diesel::joinable!(credit_grants -> credit_accounts (account_id));
 diesel::joinable!(credit_draws -> credit_grants (grant_id));
 diesel::joinable!(credit_draws -> credit_transactions (transaction_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -194,7 +199,55 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     credit_grants,
     credit_draws,
+    webhook_endpoints,
+    webhook_events,
+    webhook_deliveries,
 );
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        response_code -> Nullable<Integer>,
+        response_excerpt -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
 
 diesel::table! {
     login_throttle (key) {

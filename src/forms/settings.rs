@@ -5,8 +5,12 @@
 use serde::Deserialize;
 
 use super::{FieldError, FieldErrors};
-use crate::domain::{CurrencyCode, ExchangeRate};
-use crate::store::configs::Settings;
+use crate::domain::{CurrencyCode, ExchangeRate, MAX_BALANCE};
+use crate::filters::whole_number;
+use crate::store::configs::{Settings, DEFAULT_NOTICE_DAYS};
+
+/// The most days of notice before a grant ends (docs/webhooks.md, "Events").
+pub const MAX_NOTICE_DAYS: i64 = 365;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -17,6 +21,10 @@ pub struct SettingsFields {
     pub allow_with_discount_code: Option<String>,
     pub auto_apply_next_invoice: Option<String>,
     pub preview_default_used: Option<String>,
+    /// Credits below which an account is low (`credit.balance_low`); empty for none.
+    pub low_balance_threshold: String,
+    /// Days before a grant ends that `credit.expiring` goes out.
+    pub expiring_notice_days: String,
     /// `preview`: show what the typed rate does to the liability, save nothing.
     pub action: String,
 }
@@ -52,6 +60,21 @@ impl SettingsFields {
         ));
         let preview_default_used =
             errors.take(checkbox("preview_default_used", &self.preview_default_used));
+        let low_balance_threshold = errors.check(whole_number(
+            "low_balance_threshold",
+            &self.low_balance_threshold,
+            1,
+            MAX_BALANCE,
+            "the low-balance threshold in credits",
+        ));
+        // Empty keeps the default: forms saved before this field existed still save.
+        let expiring_notice_days = errors.check(whole_number(
+            "expiring_notice_days",
+            &self.expiring_notice_days,
+            1,
+            MAX_NOTICE_DAYS,
+            "the days of notice before credits expire",
+        ));
         errors.finish(|| {
             Some(Settings {
                 currency: currency?,
@@ -60,6 +83,9 @@ impl SettingsFields {
                 allow_with_discount_code,
                 auto_apply_next_invoice,
                 preview_default_used,
+                low_balance_threshold: low_balance_threshold?,
+                expiring_notice_days: expiring_notice_days?
+                    .map_or(Some(DEFAULT_NOTICE_DAYS), |d| i32::try_from(d).ok())?,
             })
         })
     }
@@ -76,6 +102,7 @@ impl SettingsFields {
             enabled: Some("true".to_owned()),
             exchange_rate: "1".to_owned(),
             preview_default_used: Some("true".to_owned()),
+            expiring_notice_days: DEFAULT_NOTICE_DAYS.to_string(),
             ..SettingsFields::default()
         }
     }
@@ -95,6 +122,11 @@ impl SettingsFields {
             allow_with_discount_code: tick(config.allow_with_discount_code),
             auto_apply_next_invoice: tick(config.auto_apply_next_invoice),
             preview_default_used: tick(config.preview_default_used),
+            low_balance_threshold: config
+                .low_balance_threshold
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            expiring_notice_days: config.expiring_notice_days.to_string(),
             action: String::new(),
         }
     }
@@ -109,6 +141,7 @@ mod tests {
             currency: currency.into(),
             exchange_rate: rate.into(),
             enabled: Some("on".into()),
+            expiring_notice_days: "7".into(),
             ..SettingsFields::default()
         }
     }
@@ -144,6 +177,43 @@ mod tests {
                 errors.iter().next().unwrap().field,
                 field,
                 "{currency} {rate}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_webhook_thresholds() {
+        let mut typed = fields("EUR", "1");
+        typed.expiring_notice_days = " ".into();
+        let settings = typed.parse().unwrap();
+        assert_eq!(settings.low_balance_threshold, None);
+        assert_eq!(settings.expiring_notice_days, 7);
+        typed.low_balance_threshold = " 500 ".into();
+        typed.expiring_notice_days = "30".into();
+        let settings = typed.parse().unwrap();
+        assert_eq!(settings.low_balance_threshold, Some(500));
+        assert_eq!(settings.expiring_notice_days, 30);
+        for (threshold, days, field) in [
+            ("0", "7", "low_balance_threshold"),
+            ("-5", "7", "low_balance_threshold"),
+            ("1.5", "7", "low_balance_threshold"),
+            ("1000000000001", "7", "low_balance_threshold"),
+            ("ten", "7", "low_balance_threshold"),
+            ("", "0", "expiring_notice_days"),
+            ("", "366", "expiring_notice_days"),
+            ("", "7 days", "expiring_notice_days"),
+            ("", "\u{0}", "expiring_notice_days"),
+        ] {
+            let mut bad = fields("EUR", "1");
+            bad.low_balance_threshold = threshold.into();
+            bad.expiring_notice_days = days.into();
+            let errors = bad.parse().unwrap_err();
+            let error = errors.iter().next().unwrap();
+            assert_eq!(error.field, field, "{threshold:?} {days:?}");
+            assert!(
+                crate::testing::unclear(&error.message, days).is_none(),
+                "{}",
+                error.message
             );
         }
     }

@@ -34,6 +34,7 @@ use crate::domain::{
 };
 use crate::store::activity::{self, Audit};
 use crate::store::credit_list::NamedRow;
+use crate::webhooks::outbox::{self, Listeners};
 
 /// Who made a change; exported as `by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,10 +393,31 @@ where
             },
         )?;
     }
+    let mut rows: Vec<&CreditTransaction> = posted.expired.iter().collect();
+    rows.push(&posted.transaction);
+    rows.sort_by_key(|row| row.id);
+    announce(conn, &rows, &posted.account, &posted.config, &posted.customer)?;
     for row in posted.expired.iter().chain([&posted.transaction]) {
         add_to_daily_totals(conn, row)?;
     }
     Ok(Some(posted))
+}
+
+/// The webhook events of `rows` (written together, in id order; `account` is the account
+/// after the last), in the outbox of the same transaction (docs/webhooks.md, "Never lost").
+fn announce(
+    conn: &mut DbConnection,
+    rows: &[&CreditTransaction],
+    account: &CreditAccount,
+    config: &PromoCreditConfig,
+    holder: &Holder,
+) -> QueryResult<()> {
+    let listeners = Listeners::read(conn)?;
+    if listeners.is_empty() || rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<CreditTransaction> = rows.iter().map(|&row| row.clone()).collect();
+    outbox::ledger_rows(conn, &listeners, &rows, account, config, holder).map(|_| ())
 }
 
 /// Expires the grants of `user_id`'s account in `currency` that have ended on `today`, in one
@@ -409,6 +431,7 @@ pub fn expire_account(
 ) -> Result<Vec<CreditTransaction>, LedgerError> {
     let rows = write_transaction(conn, |conn| -> Result<_, LedgerError> {
         let Opened {
+            customer,
             existing,
             mut locked,
             now,
@@ -418,6 +441,8 @@ pub fn expire_account(
             return Ok(Vec::new());
         }
         let expired = expire_ended(conn, &mut locked, today, now)?;
+        let rows: Vec<&CreditTransaction> = expired.iter().collect();
+        announce(conn, &rows, &locked.account, &locked.config, &customer)?;
         for row in &expired {
             add_to_daily_totals(conn, row)?;
         }

@@ -9,15 +9,19 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::dialect::per_backend;
-use crate::db::models::{NewCreditAccount, NewCreditTransaction};
-use crate::db::schema::{credit_accounts, credit_transactions};
+use crate::db::models::{
+    CreditAccount, CreditTransaction, NewCreditAccount, NewCreditTransaction, PromoCreditConfig,
+};
+use crate::db::schema::{credit_accounts, credit_transactions, users};
 use crate::db::{is_unique_violation, now_utc, write_transaction, DbConnection};
 use crate::domain::{
     apply_delta, money_value, CurrencyCode, ExchangeRate, Note, Reason, TransactionType,
 };
 use crate::store::{configs, credits};
 
-use super::{add_day_totals, grants, Actor, DayTotals, LedgerError};
+use crate::webhooks::outbox::{self, Listeners};
+
+use super::{add_day_totals, grants, Actor, DayTotals, Holder, LedgerError};
 
 /// One new account's first balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,12 +122,50 @@ pub fn open_accounts(
         for chunk in account_ids.chunks(ROWS_PER_INSERT) {
             grants::grant_rows_of(conn, chunk)?;
         }
+        let listeners = Listeners::read(conn)?;
+        if !listeners.is_empty() {
+            announce(conn, &listeners, &account_ids)?;
+        }
         add_to_daily_totals(conn, openings, now.date())?;
         for _ in openings {
             crate::metrics::ledger_write(TransactionType::Imported.as_str());
         }
         Ok(openings.len())
     })
+}
+
+/// The webhook events of the new accounts' `imported` rows, in the outbox of the import's
+/// transaction (docs/webhooks.md, "Never lost").
+fn announce(
+    conn: &mut DbConnection,
+    listeners: &Listeners,
+    account_ids: &[i64],
+) -> QueryResult<()> {
+    let configs: HashMap<String, PromoCreditConfig> = configs::list(conn)?
+        .into_iter()
+        .map(|config| (config.currency.clone(), config))
+        .collect();
+    for chunk in account_ids.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<(CreditTransaction, CreditAccount, String, Option<String>)> =
+            credit_transactions::table
+                .inner_join(credit_accounts::table)
+                .inner_join(users::table)
+                .filter(credit_transactions::account_id.eq_any(chunk))
+                .order(credit_transactions::id)
+                .select((
+                    CreditTransaction::as_select(),
+                    CreditAccount::as_select(),
+                    users::email,
+                    users::external_id,
+                ))
+                .load(conn)?;
+        for (row, account, email, external_id) in rows {
+            let holder = Holder { email, external_id };
+            let config = &configs[&account.currency];
+            outbox::ledger_rows(conn, listeners, &[row], &account, config, &holder)?;
+        }
+    }
+    Ok(())
 }
 
 /// The rate of each currency the openings are in; refused when one is not offered or is

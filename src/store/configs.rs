@@ -9,7 +9,7 @@ use crate::db::dialect::{insert_config_if_absent, lock_config};
 use crate::db::models::{PromoCreditConfig, PromoCreditRate};
 use crate::db::schema::{promo_credit_configs, promo_credit_rates};
 use crate::db::{now_utc, write_transaction, DbConnection};
-use crate::domain::{CurrencyCode, ExchangeRate};
+use crate::domain::{format_credits, CurrencyCode, ExchangeRate};
 use crate::store::activity::{self, Audit};
 
 /// Every configured currency, in code order.
@@ -37,7 +37,14 @@ pub struct Settings {
     pub allow_with_discount_code: bool,
     pub auto_apply_next_invoice: bool,
     pub preview_default_used: bool,
+    /// Webhooks (docs/webhooks.md, "Events"): below this an account is low; none for off.
+    pub low_balance_threshold: Option<i64>,
+    /// Webhooks: days before a grant ends that its `credit.expiring` goes out.
+    pub expiring_notice_days: i32,
 }
+
+/// The days of notice before a grant ends that a currency starts with.
+pub const DEFAULT_NOTICE_DAYS: i32 = 7;
 
 /// What a save did: the settings before (none for a new currency) and each change in words.
 #[derive(Debug, Clone)]
@@ -56,15 +63,18 @@ pub fn describe_changes(before: Option<&PromoCreditConfig>, after: &Settings) ->
             .unwrap_or_default()
     };
     let word = |on: bool| if on { "on" } else { "off" };
+    let threshold = |t: Option<i64>| t.map_or_else(|| "none".to_owned(), format_credits);
     let Some(before) = before else {
         return vec![format!(
             "added: promo credits {}, rate {}, discount code with credits {}, auto-apply {}, \
-             preview default {}",
+             preview default {}, low balance below {}, expiry notice {} days",
             word(after.enabled),
             rate(after.exchange_rate.e4()),
             word(after.allow_with_discount_code),
             word(after.auto_apply_next_invoice),
-            word(after.preview_default_used)
+            word(after.preview_default_used),
+            threshold(after.low_balance_threshold),
+            after.expiring_notice_days
         )];
     };
     let mut changes = Vec::new();
@@ -89,6 +99,19 @@ pub fn describe_changes(before: Option<&PromoCreditConfig>, after: &Settings) ->
         before.preview_default_used,
         after.preview_default_used,
     );
+    if before.low_balance_threshold != after.low_balance_threshold {
+        changes.push(format!(
+            "low balance below {} → {}",
+            threshold(before.low_balance_threshold),
+            threshold(after.low_balance_threshold)
+        ));
+    }
+    if before.expiring_notice_days != after.expiring_notice_days {
+        changes.push(format!(
+            "expiry notice {} → {} days",
+            before.expiring_notice_days, after.expiring_notice_days
+        ));
+    }
     if before.exchange_rate_e4 != after.exchange_rate.e4() {
         changes.insert(
             0,
@@ -124,6 +147,8 @@ pub fn save(conn: &mut DbConnection, settings: &Settings, audit: &Audit) -> Quer
                 preview_default_used: settings.preview_default_used,
                 created_at: before.as_ref().map_or(now, |b| b.created_at),
                 updated_at: now,
+                low_balance_threshold: settings.low_balance_threshold,
+                expiring_notice_days: settings.expiring_notice_days,
             };
             if before.is_some() {
                 diesel::update(promo_credit_configs::table.find(currency))
@@ -135,6 +160,9 @@ pub fn save(conn: &mut DbConnection, settings: &Settings, audit: &Audit) -> Quer
                         promo_credit_configs::auto_apply_next_invoice
                             .eq(row.auto_apply_next_invoice),
                         promo_credit_configs::preview_default_used.eq(row.preview_default_used),
+                        promo_credit_configs::low_balance_threshold
+                            .eq(row.low_balance_threshold),
+                        promo_credit_configs::expiring_notice_days.eq(row.expiring_notice_days),
                         promo_credit_configs::updated_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -190,6 +218,8 @@ pub fn ensure_demo_currency(conn: &mut DbConnection, currency: &CurrencyCode) ->
             allow_with_discount_code: false,
             auto_apply_next_invoice: false,
             preview_default_used: true,
+            low_balance_threshold: None,
+            expiring_notice_days: DEFAULT_NOTICE_DAYS,
         };
         save(conn, &settings, &Audit::system())?;
     }

@@ -82,6 +82,29 @@ fn label(author: Option<String>) -> String {
     author.unwrap_or_else(|| SYSTEM_AUTHOR.to_owned())
 }
 
+/// `by` of a row written by `actor_kind` / `actor_id` (as stored): one row's label, read
+/// where the row is written (a webhook's body).
+pub fn author_label(
+    conn: &mut DbConnection,
+    actor_kind: &str,
+    actor_id: Option<i64>,
+) -> QueryResult<String> {
+    let author = match (actor_kind, actor_id) {
+        ("admin", Some(id)) => admins::table
+            .find(id)
+            .select(admins::email)
+            .first::<String>(conn)
+            .optional()?,
+        ("api_key", Some(id)) => api_keys::table
+            .find(id)
+            .select(api_keys::name)
+            .first::<String>(conn)
+            .optional()?,
+        _ => None,
+    };
+    Ok(label(author))
+}
+
 /// A customer's rows newest first, in one currency or in all, older than `before`.
 pub fn customer_history(
     conn: &mut DbConnection,

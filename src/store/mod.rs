@@ -18,3 +18,4 @@ pub mod liability;
 pub mod login_throttle;
 pub mod sessions;
 pub mod summary;
+pub mod webhooks;

@@ -130,6 +130,8 @@ pub fn configure_with(conn: &mut DbConnection, code: &str, rate: &str, switches:
             allow_with_discount_code,
             auto_apply_next_invoice: false,
             preview_default_used,
+            low_balance_threshold: None,
+            expiring_notice_days: configs::DEFAULT_NOTICE_DAYS,
         },
         &creditdesk::store::activity::Audit::system(),
     )

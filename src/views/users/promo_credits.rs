@@ -566,6 +566,8 @@ mod tests {
             preview_default_used: true,
             created_at: now,
             updated_at: now,
+            low_balance_threshold: None,
+            expiring_notice_days: 7,
         }
     }
 

@@ -1,0 +1,164 @@
+//! The outbox (docs/webhooks.md, "Never lost"): events are written in the same database
+//! transaction as the change they report, with one pending delivery per endpoint that
+//! listens for them, so a committed change always has its events and a rolled-back one has
+//! none. The dispatcher ([`super::dispatch`]) sends them afterwards.
+
+use diesel::prelude::*;
+
+use crate::db::models::{
+    CreditAccount, CreditTransaction, NewWebhookDelivery, NewWebhookEvent, PromoCreditConfig,
+};
+use crate::db::prepared::Prepared;
+use crate::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::db::DbConnection;
+use crate::ledger::Holder;
+use crate::store::credits::author_label;
+
+use super::events::{self, listens, Event, EventType};
+
+/// A delivery waiting for its next attempt.
+pub const PENDING: &str = "pending";
+/// A delivery the receiver answered with 2xx.
+pub const DELIVERED: &str = "delivered";
+/// A delivery that ran out of attempts, or whose endpoint answered 410.
+pub const FAILED: &str = "failed";
+
+/// The enabled endpoints and the events each receives, read inside the change's
+/// transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners(Vec<(i64, String)>);
+
+impl Listeners {
+    pub fn read(conn: &mut DbConnection) -> QueryResult<Listeners> {
+        Prepared(
+            webhook_endpoints::table
+                .filter(webhook_endpoints::enabled.eq(true))
+                .order(webhook_endpoints::id)
+                .select((webhook_endpoints::id, webhook_endpoints::events)),
+        )
+        .load(conn)
+        .map(Listeners)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The endpoints that receive `kind`.
+    pub fn of(&self, kind: EventType) -> impl Iterator<Item = i64> + '_ {
+        self.0
+            .iter()
+            .filter(move |(_, events)| kind != EventType::Ping && listens(events, kind))
+            .map(|&(id, _)| id)
+    }
+
+    pub fn want(&self, kind: EventType) -> bool {
+        self.of(kind).next().is_some()
+    }
+}
+
+/// Writes `events` for the endpoints that listen for each; an event no endpoint listens
+/// for is not kept. Returns the deliveries written.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    listeners: &Listeners,
+    events: &[Event],
+) -> QueryResult<usize> {
+    let mut written = 0;
+    for event in events {
+        let endpoints: Vec<i64> = listeners.of(event.kind).collect();
+        if !endpoints.is_empty() {
+            written += enqueue_to(conn, event, &endpoints)?;
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `event` with a pending delivery to each of `endpoints` (a ping, a resend).
+pub fn enqueue_to(conn: &mut DbConnection, event: &Event, endpoints: &[i64]) -> QueryResult<usize> {
+    let id = record(conn, event)?;
+    deliver_again(conn, id, endpoints, event.created_at)
+}
+
+/// Writes `event` into the outbox; returns its row id.
+fn record(conn: &mut DbConnection, event: &Event) -> QueryResult<i64> {
+    Prepared(
+        diesel::insert_into(webhook_events::table)
+            .values(NewWebhookEvent {
+                event_id: &event.id,
+                kind: event.kind.as_str(),
+                payload: &event.body,
+                created_at: event.created_at,
+            })
+            .returning(webhook_events::id),
+    )
+    .get_result(conn)
+}
+
+/// A new pending delivery of the recorded event `event_id` to each of `endpoints`, due at
+/// `now`.
+pub fn deliver_again(
+    conn: &mut DbConnection,
+    event_id: i64,
+    endpoints: &[i64],
+    now: time::PrimitiveDateTime,
+) -> QueryResult<usize> {
+    let rows: Vec<NewWebhookDelivery<'_>> = endpoints
+        .iter()
+        .map(|&endpoint_id| NewWebhookDelivery {
+            endpoint_id,
+            event_id,
+            status: PENDING,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+        .collect();
+    match rows.as_slice() {
+        [one] => Prepared(
+            diesel::insert_into(webhook_deliveries::table)
+                .values(one)
+                .returning(webhook_deliveries::id),
+        )
+        .get_result::<i64>(conn)
+        .map(|_| 1),
+        _ => crate::db::dialect::per_backend!(conn, |c| diesel::insert_into(
+            webhook_deliveries::table
+        )
+        .values(&rows)
+        .execute(c)),
+    }
+}
+
+/// The events of ledger rows written together (in id order) and the account after the last,
+/// for the endpoints listening: `credit.changed` for each row and its threshold crossing.
+pub fn ledger_rows(
+    conn: &mut DbConnection,
+    listeners: &Listeners,
+    rows: &[CreditTransaction],
+    account: &CreditAccount,
+    config: &PromoCreditConfig,
+    holder: &Holder,
+) -> QueryResult<usize> {
+    let changed = listeners.want(EventType::CreditChanged);
+    let crossing =
+        listeners.want(EventType::BalanceLow) || listeners.want(EventType::BalanceRecovered);
+    if rows.is_empty() || !(changed || crossing) {
+        return Ok(0);
+    }
+    let mut labels = Vec::with_capacity(rows.len());
+    for row in rows {
+        labels.push(match changed {
+            true => author_label(conn, &row.actor_kind, row.actor_id)?,
+            false => String::new(),
+        });
+    }
+    let by = |row: &CreditTransaction| {
+        rows.iter()
+            .position(|r| r.id == row.id)
+            .map(|i| labels[i].clone())
+            .unwrap_or_default()
+    };
+    let events = events::of_rows(rows, account, config, holder, &by);
+    enqueue(conn, listeners, &events)
+}
