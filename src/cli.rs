@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{
-    default_max_exports, parse_seconds, parse_trusted_proxies, secure_cookies_by_default, Settings,
-    DEFAULT_API_RATE_LIMIT, DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT,
-    DEFAULT_IMPORT_MAX_BYTES,
+    default_max_exports, parse_seconds, parse_trusted_proxies, parse_webhook_timeout,
+    secure_cookies_by_default, Settings, WebhookSettings, DEFAULT_API_RATE_LIMIT,
+    DEFAULT_DATABASE_URL, DEFAULT_EXPORT_STALL_LIMIT, DEFAULT_IMPORT_MAX_BYTES,
 };
 use crate::db::{self, DbConnection, Pool, PoolOptions};
 use crate::domain::{Email, Role};
@@ -143,6 +143,14 @@ struct ServeArgs {
     /// The largest customer file /users/import accepts, in bytes.
     #[arg(long, env = "CREDITDESK_IMPORT_MAX_BYTES", default_value_t = DEFAULT_IMPORT_MAX_BYTES)]
     import_max_bytes: usize,
+    /// Let webhook endpoints be plain http:// and loopback (development and tests only).
+    #[arg(long, env = "CREDITDESK_WEBHOOKS_ALLOW_INSECURE", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    webhooks_allow_insecure: bool,
+    /// Seconds a webhook attempt waits for its answer, 1 to 15.
+    #[arg(long, env = "CREDITDESK_WEBHOOKS_TIMEOUT", default_value = "15",
+          value_parser = parse_webhook_timeout)]
+    webhooks_timeout: std::time::Duration,
 }
 
 /// The parsed `--trusted-proxies` (one value holding a list).
@@ -180,6 +188,11 @@ impl ServeArgs {
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
             api_rate_limit: self.api_rate_limit,
             import_max_bytes: self.import_max_bytes,
+            webhooks: WebhookSettings {
+                allow_insecure: self.webhooks_allow_insecure,
+                timeout: self.webhooks_timeout,
+                retry_divisor: 1,
+            },
         }
     }
 }

@@ -37,6 +37,54 @@ pub struct Settings {
     pub api_rate_limit: u32,
     /// `CREDITDESK_IMPORT_MAX_BYTES`: the largest customer file an import accepts.
     pub import_max_bytes: usize,
+    /// Outgoing webhooks (docs/webhooks.md).
+    pub webhooks: WebhookSettings,
+}
+
+/// How the server sends webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `CREDITDESK_WEBHOOKS_ALLOW_INSECURE`: endpoints may be plain `http://` and loopback
+    /// (development and tests); nothing else opens.
+    pub allow_insecure: bool,
+    /// `CREDITDESK_WEBHOOKS_TIMEOUT`: how long an attempt waits for the whole answer, at
+    /// most (and by default) 15 s.
+    pub timeout: Duration,
+    /// Divides every retry wait: 1 in production; tests that watch a whole retry schedule
+    /// set more (not a command-line setting).
+    pub retry_divisor: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> WebhookSettings {
+        WebhookSettings {
+            allow_insecure: false,
+            timeout: WEBHOOK_TIMEOUT,
+            retry_divisor: 1,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// How long a server's claim on an endpoint lasts without renewal: long enough for an
+    /// attempt to end (it is renewed before each), short enough that after a crash another
+    /// server takes the endpoint's queue over soon.
+    pub fn claim(&self) -> Duration {
+        self.timeout * 4
+    }
+}
+
+/// The longest a webhook attempt may take (docs/webhooks.md, "Retries").
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A webhook timeout in whole seconds, 1 to 15, for `CREDITDESK_WEBHOOKS_TIMEOUT`.
+pub fn parse_webhook_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if (1..=WEBHOOK_TIMEOUT.as_secs()).contains(&seconds) => {
+            Ok(Duration::from_secs(seconds))
+        }
+        _ => Err(format!("{text:?} is not a number of seconds from 1 to 15")),
+    }
 }
 
 impl Settings {
@@ -53,6 +101,7 @@ impl Settings {
             export_stall_limit: DEFAULT_EXPORT_STALL_LIMIT,
             api_rate_limit: DEFAULT_API_RATE_LIMIT,
             import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -396,7 +396,13 @@ where
     let mut rows: Vec<&CreditTransaction> = posted.expired.iter().collect();
     rows.push(&posted.transaction);
     rows.sort_by_key(|row| row.id);
-    announce(conn, &rows, &posted.account, &posted.config, &posted.customer)?;
+    announce(
+        conn,
+        &rows,
+        &posted.account,
+        &posted.config,
+        &posted.customer,
+    )?;
     for row in posted.expired.iter().chain([&posted.transaction]) {
         add_to_daily_totals(conn, row)?;
     }

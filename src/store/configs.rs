@@ -160,8 +160,7 @@ pub fn save(conn: &mut DbConnection, settings: &Settings, audit: &Audit) -> Quer
                         promo_credit_configs::auto_apply_next_invoice
                             .eq(row.auto_apply_next_invoice),
                         promo_credit_configs::preview_default_used.eq(row.preview_default_used),
-                        promo_credit_configs::low_balance_threshold
-                            .eq(row.low_balance_threshold),
+                        promo_credit_configs::low_balance_threshold.eq(row.low_balance_threshold),
                         promo_credit_configs::expiring_notice_days.eq(row.expiring_notice_days),
                         promo_credit_configs::updated_at.eq(now),
                     ))

@@ -248,10 +248,11 @@ pub fn rotate(conn: &mut DbConnection, id: i64, audit: &Audit) -> QueryResult<Op
 /// while it overlaps. Secrets that do not read back are left out (only a database changed
 /// by hand holds one).
 pub fn signing_secrets(endpoint: &WebhookEndpoint, now: PrimitiveDateTime) -> Vec<Secret> {
-    let previous = endpoint
-        .previous_secret
-        .as_deref()
-        .filter(|_| endpoint.previous_secret_until.is_some_and(|until| until > now));
+    let previous = endpoint.previous_secret.as_deref().filter(|_| {
+        endpoint
+            .previous_secret_until
+            .is_some_and(|until| until > now)
+    });
     [Some(endpoint.secret.as_str()), previous]
         .into_iter()
         .flatten()

@@ -197,7 +197,11 @@ pub fn of_rows(
             transaction: TransactionJson::new(&named),
             account: AccountJson::new(config, Some(account)),
         };
-        events.push(Event::new(EventType::CreditChanged, changed, row.created_at));
+        events.push(Event::new(
+            EventType::CreditChanged,
+            changed,
+            row.created_at,
+        ));
         let first_row = account.version == 1;
         let threshold = config.low_balance_threshold;
         if let Some(kind) = crossing(threshold, row.balance_before, row.balance_after, first_row) {
@@ -241,7 +245,10 @@ mod tests {
             assert_eq!(EventType::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(EventType::parse("credit.Changed"), None);
-        assert!(listens("credit.changed credit.expiring", EventType::Expiring));
+        assert!(listens(
+            "credit.changed credit.expiring",
+            EventType::Expiring
+        ));
         assert!(!listens("credit.changed", EventType::BalanceLow));
         assert!(listens("", EventType::Ping));
     }
