@@ -13,6 +13,9 @@ pub struct Metrics {
     pub ledger_writes: IntCounterVec,
     pub pool_connections: IntGauge,
     pub pool_idle: IntGauge,
+    pub webhook_attempts: IntCounterVec,
+    pub webhook_queue: IntGauge,
+    pub webhook_oldest: IntGauge,
 }
 
 /// Registration only fails on a duplicate or malformed name, which these constants are not.
@@ -49,12 +52,33 @@ fn build() -> Metrics {
         IntGauge::new("db_pool_connections", "Open database connections").expect("metric");
     let pool_idle =
         IntGauge::new("db_pool_idle_connections", "Idle database connections").expect("metric");
+    let webhook_attempts = IntCounterVec::new(
+        Opts::new(
+            "webhook_deliveries_total",
+            "Webhook delivery attempts by outcome: delivered, retry, failed, gone (410)",
+        ),
+        &["outcome"],
+    )
+    .expect("metric");
+    let webhook_queue = IntGauge::new(
+        "webhook_queue_depth",
+        "Webhook deliveries waiting to be sent",
+    )
+    .expect("metric");
+    let webhook_oldest = IntGauge::new(
+        "webhook_oldest_pending_seconds",
+        "Age of the oldest webhook delivery waiting to be sent",
+    )
+    .expect("metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
         Box::new(ledger_writes.clone()),
         Box::new(pool_connections.clone()),
         Box::new(pool_idle.clone()),
+        Box::new(webhook_attempts.clone()),
+        Box::new(webhook_queue.clone()),
+        Box::new(webhook_oldest.clone()),
     ] {
         registry.register(collector).expect("metric registration");
     }
@@ -65,6 +89,9 @@ fn build() -> Metrics {
         ledger_writes,
         pool_connections,
         pool_idle,
+        webhook_attempts,
+        webhook_queue,
+        webhook_oldest,
     }
 }
 
@@ -75,8 +102,19 @@ pub fn ledger_write(kind: &str) {
     METRICS.ledger_writes.with_label_values(&[kind]).inc();
 }
 
-/// The Prometheus text exposition of every metric, with the pool state read now.
-pub fn render(pool_state: r2d2::State) -> String {
+/// Counts one webhook attempt by its outcome.
+pub fn webhook_attempt(outcome: &str) {
+    METRICS.webhook_attempts.with_label_values(&[outcome]).inc();
+}
+
+/// The Prometheus text exposition of every metric, with the pool state read now and the
+/// webhook queue as read by the caller (pending deliveries, the oldest one's age in seconds;
+/// none when the database did not answer).
+pub fn render(pool_state: r2d2::State, webhook_queue: Option<(i64, i64)>) -> String {
+    if let Some((depth, oldest)) = webhook_queue {
+        METRICS.webhook_queue.set(depth);
+        METRICS.webhook_oldest.set(oldest);
+    }
     METRICS
         .pool_connections
         .set(i64::from(pool_state.connections));

@@ -21,6 +21,7 @@ use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::request_id::{self, RequestId, Tagged};
 use crate::routes;
+use crate::webhooks::dispatch::Dispatcher;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -71,6 +72,7 @@ impl Application {
         actix_web::rt::spawn(housekeeping(pool.clone()));
         actix_web::rt::spawn(checkpoints(pool.clone()));
         actix_web::rt::spawn(expiry_schedule(pool.clone()));
+        actix_web::rt::spawn(Dispatcher::new(pool.clone(), settings.webhooks).run());
         let upload_limit = settings.import_max_bytes + crate::auth::UPLOAD_OVERHEAD;
         let state = web::Data::new(AppState::new(pool, settings));
         let server =
@@ -171,7 +173,8 @@ async fn checkpoints(pool: Pool) {
 /// minutes later finds it whatever the clock did meanwhile.
 const EXPIRY_CHECK_EVERY: Duration = Duration::from_secs(600);
 
-/// Expires ended grants (docs/concepts.md, "Expiry"): once at start, which catches up on
+/// Expires ended grants (docs/concepts.md, "Expiry") and writes the `credit.expiring`
+/// events that have come due (docs/webhooks.md, "Events"): once at start, which catches up on
 /// midnights the server missed, then just after every midnight UTC (and at least every
 /// [`EXPIRY_CHECK_EVERY`]), for as long as the server runs. Servers on one database take
 /// turns through the lease in `crate::ledger::expiry::run`.
@@ -186,7 +189,12 @@ async fn expiry_schedule(pool: Pool) {
         let ran = web::block(move || -> anyhow::Result<_> {
             let mut conn = pool.get()?;
             let today = crate::db::now_utc().date();
-            Ok(crate::ledger::expiry::run(&mut conn, today, &holder_name)?)
+            let outcome = crate::ledger::expiry::run(&mut conn, today, &holder_name)?;
+            let notices = crate::webhooks::notices::run(&mut conn, today)?;
+            if notices > 0 {
+                tracing::info!(notices, "wrote credit.expiring events");
+            }
+            Ok(outcome)
         })
         .await;
         match ran {

@@ -161,6 +161,12 @@ pub fn grant_holds_credits() -> diesel::expression::SqlLiteral<diesel::sql_types
     diesel::dsl::sql::<diesel::sql_types::Bool>("credit_grants.remaining > 0")
 }
 
+/// `webhook_deliveries.status = 'pending'` as the partial index `webhook_deliveries_queue`
+/// spells it, written out for the reason given at [`grant_holds_credits`].
+pub fn delivery_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("webhook_deliveries.status = 'pending'")
+}
+
 /// [`lock_account`] for a change, with whether one of the account's grants has ended before
 /// `today` and still holds credits (docs/concepts.md, "Expiry"): the ledger then expires it
 /// first. One statement, so a change costs no round trip more for expiry when nothing has

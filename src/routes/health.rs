@@ -31,8 +31,20 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The metrics, with the webhook queue read now (left as last read when the database does
+/// not answer within two seconds).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let queue = crate::web::block(move || -> Result<(i64, i64), String> {
+        let mut conn = pool
+            .get_timeout(Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
+        crate::webhooks::dispatch::queue(&mut conn, crate::db::now_utc()).map_err(|e| e.to_string())
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(state.pool.state()))
+        .body(crate::metrics::render(state.pool.state(), queue))
 }

@@ -4,8 +4,11 @@
 //! before any connection is made ([`guard`]), and what an attempt's answer means for the
 //! next one ([`policy`]).
 
+pub mod client;
+pub mod dispatch;
 pub mod events;
 pub mod guard;
+pub mod notices;
 pub mod outbox;
 pub mod policy;
 pub mod signature;

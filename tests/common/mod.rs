@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod process;
+pub mod receiver;
 pub mod served;
 
 use std::path::PathBuf;

@@ -1,0 +1,399 @@
+//! The dispatcher (docs/webhooks.md, "Delivery"): inside every server, it sends the outbox's
+//! pending deliveries. An endpoint's queue is sent by one server at a time, which claims the
+//! endpoint for a while ([`crate::config::WebhookSettings::claim`]) and renews the claim
+//! before each attempt; so several servers on one database never send the same attempt
+//! twice, and a server that dies mid-attempt leaves the claim to lapse and another (or
+//! itself, restarted) to send that delivery again. Within a queue deliveries go in event
+//! order: the next waits while the one before it is being retried.
+//!
+//! Each attempt is written down (its number, its time) before the request goes out, and its
+//! outcome after; a crash between the two shows as an attempt without an answer, and the
+//! delivery goes out again with the same `webhook-id`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::config::WebhookSettings;
+use crate::db::dialect::delivery_pending;
+use crate::db::models::{WebhookDelivery, WebhookEndpoint};
+use crate::db::prepared::Prepared;
+use crate::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::db::{now_utc, write_transaction, DbConnection, Pool};
+use crate::store::webhooks::{disable_by_server, signing_secrets};
+
+use super::client::{Client, Reply, Request};
+use super::outbox::{DELIVERED, FAILED};
+use super::policy::{decide, Answer, Decision};
+use super::signature::signature_header;
+
+/// How often the dispatcher looks for due deliveries (events of this server and of others,
+/// retries come due).
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// Endpoints one server sends to at once.
+pub const PARALLEL_ENDPOINTS: usize = 8;
+
+/// Deliveries sent under one claim before the endpoint is let go (another server, or this
+/// one at its next look, continues): keeps servers taking turns on a long queue.
+const PER_CLAIM: usize = 500;
+
+/// An endpoint failing every attempt this long is disabled.
+pub const FAILING_LIMIT: time::Duration = time::Duration::days(5);
+
+/// The dispatcher of one server.
+pub struct Dispatcher {
+    pool: Pool,
+    client: Client,
+    settings: WebhookSettings,
+    /// Names this server in claims.
+    holder: String,
+    /// Endpoints this server is sending to now.
+    busy: Mutex<HashSet<i64>>,
+}
+
+impl Dispatcher {
+    pub fn new(pool: Pool, settings: WebhookSettings) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher {
+            pool,
+            client: Client::new(settings.timeout, settings.allow_insecure),
+            settings,
+            holder: format!(
+                "server {} {:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+            busy: Mutex::default(),
+        })
+    }
+
+    /// Runs for as long as the server: every [`POLL_EVERY`], claims endpoints with due
+    /// deliveries and sends each one's queue on a blocking thread.
+    pub async fn run(self: Arc<Dispatcher>) {
+        loop {
+            let free = PARALLEL_ENDPOINTS.saturating_sub(self.busy().len());
+            if free > 0 {
+                let dispatcher = self.clone();
+                let claimed = actix_web::web::block(move || dispatcher.claim_due(free)).await;
+                match claimed {
+                    Ok(Ok(endpoints)) => {
+                        for endpoint in endpoints {
+                            self.busy().insert(endpoint);
+                            let dispatcher = self.clone();
+                            actix_web::rt::spawn(async move {
+                                let worker = dispatcher.clone();
+                                let sent = actix_web::web::block(move || worker.drain(endpoint));
+                                if let Ok(Err(error)) = sent.await {
+                                    tracing::warn!(%error, endpoint, "webhook sending stopped; it goes on at the next look");
+                                }
+                                dispatcher.busy().remove(&endpoint);
+                            });
+                        }
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "could not look for webhook deliveries")
+                    }
+                    Err(error) => tracing::warn!(%error, "could not look for webhook deliveries"),
+                }
+            }
+            actix_web::rt::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    fn busy(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims up to `most` enabled endpoints that have a due delivery and that no server
+    /// holds; returns their ids.
+    pub fn claim_due(&self, most: usize) -> anyhow::Result<Vec<i64>> {
+        let mut conn = self.pool.get()?;
+        let now = now_utc();
+        let due: Vec<i64> = webhook_endpoints::table
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(
+                webhook_endpoints::claimed_until
+                    .is_null()
+                    .or(webhook_endpoints::claimed_until.lt(now)),
+            )
+            .filter(diesel::dsl::exists(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::endpoint_id.eq(webhook_endpoints::id))
+                    .filter(delivery_pending())
+                    .filter(webhook_deliveries::next_attempt_at.le(now)),
+            ))
+            .order(webhook_endpoints::id)
+            .select(webhook_endpoints::id)
+            .load(&mut conn)?;
+        let busy = self.busy().clone();
+        let mut claimed = Vec::new();
+        for endpoint in due.into_iter().filter(|id| !busy.contains(id)) {
+            if claimed.len() == most {
+                break;
+            }
+            if self.take(&mut conn, endpoint, now)? {
+                claimed.push(endpoint);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Claims `endpoint` when no server holds it; whether it did.
+    fn take(
+        &self,
+        conn: &mut DbConnection,
+        endpoint: i64,
+        now: PrimitiveDateTime,
+    ) -> QueryResult<bool> {
+        let until = now + self.settings.claim();
+        write_transaction(conn, |conn| {
+            diesel::update(webhook_endpoints::table.find(endpoint))
+                .filter(webhook_endpoints::enabled.eq(true))
+                .filter(
+                    webhook_endpoints::claimed_until
+                        .is_null()
+                        .or(webhook_endpoints::claimed_until.lt(now)),
+                )
+                .set((
+                    webhook_endpoints::claimed_by.eq(&self.holder),
+                    webhook_endpoints::claimed_until.eq(until),
+                ))
+                .execute(conn)
+        })
+        .map(|rows| rows == 1)
+    }
+
+    /// Sends `endpoint`'s due deliveries in order while this server holds its claim, then
+    /// lets the claim go. Returns how many attempts were made.
+    pub fn drain(&self, endpoint: i64) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get()?;
+        let mut attempts = 0;
+        let sent = (|| -> anyhow::Result<()> {
+            while attempts < PER_CLAIM {
+                let Some(target) = self.renew(&mut conn, endpoint)? else {
+                    return Ok(());
+                };
+                let Some(head) = head(&mut conn, endpoint)? else {
+                    return Ok(());
+                };
+                if head.delivery.next_attempt_at > now_utc() {
+                    return Ok(());
+                }
+                attempts += 1;
+                if !self.attempt(&mut conn, &target, head)? {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        self.release(&mut conn, endpoint)?;
+        sent.map(|()| attempts)
+    }
+
+    /// Extends this server's claim on `endpoint` and reads it; none when the claim is no
+    /// longer this server's (it lapsed and another took it) or the endpoint was disabled.
+    fn renew(
+        &self,
+        conn: &mut DbConnection,
+        endpoint: i64,
+    ) -> QueryResult<Option<WebhookEndpoint>> {
+        let until = now_utc() + self.settings.claim();
+        let renewed = write_transaction(conn, |conn| {
+            Prepared(
+                diesel::update(webhook_endpoints::table.find(endpoint))
+                    .filter(webhook_endpoints::enabled.eq(true))
+                    .filter(webhook_endpoints::claimed_by.eq(&self.holder))
+                    .set(webhook_endpoints::claimed_until.eq(until)),
+            )
+            .execute(conn)
+        })?;
+        if renewed == 0 {
+            return Ok(None);
+        }
+        Prepared(
+            webhook_endpoints::table
+                .find(endpoint)
+                .select(WebhookEndpoint::as_select()),
+        )
+        .get_result(conn)
+        .optional()
+    }
+
+    /// Lets the claim on `endpoint` go, when it is still this server's.
+    fn release(&self, conn: &mut DbConnection, endpoint: i64) -> QueryResult<()> {
+        write_transaction(conn, |conn| {
+            diesel::update(webhook_endpoints::table.find(endpoint))
+                .filter(webhook_endpoints::claimed_by.eq(&self.holder))
+                .set((
+                    webhook_endpoints::claimed_by.eq(None::<String>),
+                    webhook_endpoints::claimed_until.eq(None::<PrimitiveDateTime>),
+                ))
+                .execute(conn)
+        })
+        .map(|_| ())
+    }
+
+    /// One attempt at `head`: written down, sent, its outcome written. Whether the queue
+    /// may go on to the next delivery (not when this one waits for a retry, or the endpoint
+    /// was disabled).
+    fn attempt(
+        &self,
+        conn: &mut DbConnection,
+        endpoint: &WebhookEndpoint,
+        head: Head,
+    ) -> anyhow::Result<bool> {
+        let number = head.delivery.attempts + 1;
+        let started = now_utc();
+        write_transaction(conn, |conn| {
+            Prepared(
+                diesel::update(webhook_deliveries::table.find(head.delivery.id)).set((
+                    webhook_deliveries::attempts.eq(number),
+                    webhook_deliveries::last_attempt_at.eq(started),
+                )),
+            )
+            .execute(conn)
+        })?;
+        let timestamp = started.assume_utc().unix_timestamp();
+        let secrets = signing_secrets(endpoint, started);
+        let body = head.payload.as_bytes();
+        let signature = signature_header(&secrets, &head.event_id, timestamp, body);
+        let reply = self.client.send(Request {
+            url: &endpoint.url,
+            id: &head.event_id,
+            timestamp,
+            signature: &signature,
+            body: &head.payload,
+        });
+        let decision = decide(
+            u32::try_from(number).unwrap_or(u32::MAX),
+            reply.answer,
+            rand::random::<u32>() % 1001,
+        );
+        self.record(conn, endpoint, &head.delivery, &reply, decision)?;
+        crate::metrics::webhook_attempt(outcome_label(decision));
+        Ok(matches!(decision, Decision::Delivered | Decision::Failed))
+    }
+
+    /// Writes what an attempt's answer decided: the delivery's status, answer and next
+    /// attempt; the endpoint's failing streak; a disabled endpoint.
+    fn record(
+        &self,
+        conn: &mut DbConnection,
+        endpoint: &WebhookEndpoint,
+        delivery: &WebhookDelivery,
+        reply: &Reply,
+        decision: Decision,
+    ) -> QueryResult<()> {
+        let now = now_utc();
+        let code = match reply.answer {
+            Answer::Status { code, .. } => Some(i32::from(code)),
+            Answer::NoAnswer => None,
+        };
+        let (status, next) = match decision {
+            Decision::Delivered => (DELIVERED, now),
+            Decision::Retry(wait) => (
+                super::outbox::PENDING,
+                now + wait / self.settings.retry_divisor.max(1),
+            ),
+            Decision::Failed | Decision::Disable => (FAILED, now),
+        };
+        let failing_since = match decision {
+            Decision::Delivered => None,
+            _ => Some(endpoint.failing_since.unwrap_or(now)),
+        };
+        write_transaction(conn, |conn| {
+            Prepared(
+                diesel::update(webhook_deliveries::table.find(delivery.id)).set((
+                    webhook_deliveries::status.eq(status),
+                    webhook_deliveries::next_attempt_at.eq(next),
+                    webhook_deliveries::response_code.eq(code),
+                    webhook_deliveries::response_excerpt.eq(&reply.excerpt),
+                )),
+            )
+            .execute(conn)?;
+            if failing_since != endpoint.failing_since {
+                diesel::update(webhook_endpoints::table.find(endpoint.id))
+                    .set(webhook_endpoints::failing_since.eq(failing_since))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        let reason = match (decision, failing_since) {
+            (Decision::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
+            (Decision::Delivered, _) | (_, None) => None,
+            (_, Some(since)) if now - since >= FAILING_LIMIT => Some(format!(
+                "every attempt failed for 5 days (since {})",
+                crate::db::iso8601(since)
+            )),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, %reason, "webhook endpoint disabled");
+            disable_by_server(conn, endpoint.id, &reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// The delivery at the head of an endpoint's queue, with its event.
+#[derive(Debug, Clone)]
+struct Head {
+    delivery: WebhookDelivery,
+    event_id: String,
+    payload: String,
+}
+
+/// The oldest pending delivery of `endpoint`.
+fn head(conn: &mut DbConnection, endpoint: i64) -> QueryResult<Option<Head>> {
+    Prepared(
+        webhook_deliveries::table
+            .inner_join(webhook_events::table)
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint))
+            .filter(delivery_pending())
+            .order(webhook_deliveries::id)
+            .limit(1)
+            .select((
+                WebhookDelivery::as_select(),
+                webhook_events::event_id,
+                webhook_events::payload,
+            )),
+    )
+    .get_result::<(WebhookDelivery, String, String)>(conn)
+    .optional()
+    .map(|row| {
+        row.map(|(delivery, event_id, payload)| Head {
+            delivery,
+            event_id,
+            payload,
+        })
+    })
+}
+
+/// The metric label of a decision.
+fn outcome_label(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Delivered => "delivered",
+        Decision::Retry(_) => "retry",
+        Decision::Failed => "failed",
+        Decision::Disable => "gone",
+    }
+}
+
+/// The queue as `/metrics` shows it: pending deliveries, and the age in seconds of the
+/// oldest (0 when none).
+pub fn queue(conn: &mut DbConnection, now: PrimitiveDateTime) -> QueryResult<(i64, i64)> {
+    let (count, oldest): (i64, Option<PrimitiveDateTime>) = webhook_deliveries::table
+        .filter(delivery_pending())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(webhook_deliveries::created_at),
+        ))
+        .first(conn)?;
+    let age = oldest.map_or(0, |oldest| (now - oldest).whole_seconds().max(0));
+    Ok((count, age))
+}
