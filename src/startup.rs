@@ -119,7 +119,8 @@ impl Application {
 /// How often the server forgets what it keeps for a while only.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
-/// Forgets idempotency keys past their 24 hours, now and then every
+/// Forgets idempotency keys past their 24 hours and webhook deliveries past their 30 days
+/// (`crate::webhooks::outbox::KEEP_FOR`), now and then every
 /// [`HOUSEKEEPING_EVERY`], for as long as the server runs.
 async fn housekeeping(pool: Pool) {
     let mut ticks = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
@@ -128,10 +129,13 @@ async fn housekeeping(pool: Pool) {
         let pool = pool.clone();
         let purged = web::block(move || -> anyhow::Result<usize> {
             let mut conn = pool.get()?;
-            Ok(crate::store::idempotency::purge(
-                &mut conn,
-                crate::db::now_utc(),
-            )?)
+            let now = crate::db::now_utc();
+            let forgotten =
+                crate::webhooks::outbox::purge(&mut conn, now - crate::webhooks::outbox::KEEP_FOR)?;
+            if forgotten > 0 {
+                tracing::info!(forgotten, "forgot webhook deliveries older than 30 days");
+            }
+            Ok(crate::store::idempotency::purge(&mut conn, now)?)
         })
         .await;
         match purged {

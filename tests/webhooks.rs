@@ -764,3 +764,75 @@ fn two_dispatchers_racing_for_an_endpoint_never_both_claim_it() {
             .unwrap();
     }
 }
+
+#[test]
+fn imports_and_expiries_send_their_rows_and_old_deliveries_are_forgotten() {
+    use creditdesk::ledger::openings::{open_accounts, Opening};
+    use creditdesk::webhooks::outbox::{purge, KEEP_FOR};
+    let app = app();
+    let receiver = Receiver::start();
+    let mut conn = app.conn();
+    let (_, secret) = endpoint(&mut conn, &receiver.url, &[EventType::CreditChanged]);
+    let users: Vec<i64> = (1..=2).map(|n| common::customer(&mut conn, n)).collect();
+    let openings: Vec<Opening> = users
+        .iter()
+        .zip([100, 200])
+        .map(|(&user_id, credits)| Opening {
+            user_id,
+            currency: common::currency("EUR"),
+            credits,
+            expires_at: None,
+        })
+        .collect();
+    let note = creditdesk::domain::Note::parse("opening balances").unwrap();
+    open_accounts(&mut conn, &openings, &note, ledger::Actor::System).unwrap();
+    let yesterday = now_utc().date().previous_day().unwrap();
+    common::ended_grant(&mut conn, users[0], "EUR", 30, yesterday, "ends yesterday");
+    let arrived = receiver.wait_for(4);
+    assert!(arrived.iter().all(|a| a.signed_by(&secret)));
+    let rows: Vec<(String, i64, i64)> = arrived
+        .iter()
+        .map(|a| {
+            let row = &a.json()["data"]["transaction"];
+            (
+                row["type"].as_str().unwrap().to_owned(),
+                row["amount"].as_i64().unwrap(),
+                row["balance_after"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("imported".to_owned(), 100, 100),
+            ("imported".to_owned(), 200, 200),
+            ("admin_added".to_owned(), 30, 130),
+            ("expired".to_owned(), -30, 100),
+        ]
+    );
+    assert_eq!(arrived[0].json()["data"]["account"]["version"], 1);
+    assert_eq!(arrived[3].json()["data"]["account"]["version"], 3);
+    wait_until("all delivered", || {
+        webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq("delivered"))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap()
+            == 4
+    });
+    // Thirty days on, delivered deliveries and their events are forgotten; a pending one
+    // and its event are kept.
+    let user = users[1];
+    let later = now_utc() + KEEP_FOR + time::Duration::minutes(1);
+    assert_eq!(purge(&mut conn, now_utc() - KEEP_FOR).unwrap(), 0);
+    receiver.script([Reply::Hold]);
+    change(&mut conn, user, 1).unwrap();
+    receiver.wait_for(5);
+    assert_eq!(purge(&mut conn, later).unwrap(), 4);
+    assert_eq!(
+        event_count(&mut conn),
+        1,
+        "the pending delivery's event is kept"
+    );
+    receiver.release();
+}

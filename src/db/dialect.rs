@@ -11,7 +11,7 @@ use super::models::{
 use super::prepared::Prepared;
 use super::schema::{
     admins, credit_accounts, credit_grants, customer_imports, idempotency_keys, invoice_payments,
-    promo_credit_configs,
+    promo_credit_configs, webhook_endpoints,
 };
 use super::writer::SqliteWriter;
 use super::DbConnection;
@@ -169,14 +169,15 @@ pub fn delivery_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::B
 
 /// [`lock_account`] for a change, with whether one of the account's grants has ended before
 /// `today` and still holds credits (docs/concepts.md, "Expiry"): the ledger then expires it
-/// first. One statement, so a change costs no round trip more for expiry when nothing has
-/// ended.
+/// first; and whether any webhook endpoint is enabled (docs/webhooks.md, "Never lost"): the
+/// ledger then writes the change's events. One statement, so a change costs no round trip
+/// more for expiry when nothing has ended, nor for webhooks when no endpoint listens.
 pub fn lock_account_for_change(
     conn: &mut DbConnection,
     user_id: i64,
     currency: &str,
     today: time::Date,
-) -> QueryResult<Option<(CreditAccount, bool)>> {
+) -> QueryResult<Option<(CreditAccount, bool, bool)>> {
     macro_rules! account {
         () => {
             credit_accounts::table
@@ -189,6 +190,9 @@ pub fn lock_account_for_change(
                             .filter(credit_grants::account_id.eq(credit_accounts::id))
                             .filter(grant_holds_credits())
                             .filter(credit_grants::expires_at.lt(today)),
+                    ),
+                    diesel::dsl::exists(
+                        webhook_endpoints::table.filter(webhook_endpoints::enabled.eq(true)),
                     ),
                 ))
                 .limit(1)

@@ -318,6 +318,7 @@ where
     } = target;
     let Opened {
         customer,
+        listening,
         ended,
         existing,
         mut locked,
@@ -396,13 +397,10 @@ where
     let mut rows: Vec<&CreditTransaction> = posted.expired.iter().collect();
     rows.push(&posted.transaction);
     rows.sort_by_key(|row| row.id);
-    announce(
-        conn,
-        &rows,
-        &posted.account,
-        &posted.config,
-        &posted.customer,
-    )?;
+    if listening {
+        let (account, config, holder) = (&posted.account, &posted.config, &posted.customer);
+        announce(conn, &rows, account, config, holder)?;
+    }
     for row in posted.expired.iter().chain([&posted.transaction]) {
         add_to_daily_totals(conn, row)?;
     }
@@ -410,7 +408,8 @@ where
 }
 
 /// The webhook events of `rows` (written together, in id order; `account` is the account
-/// after the last), in the outbox of the same transaction (docs/webhooks.md, "Never lost").
+/// after the last), in the outbox of the same transaction (docs/webhooks.md, "Never lost"),
+/// for the endpoints enabled now.
 fn announce(
     conn: &mut DbConnection,
     rows: &[&CreditTransaction],
@@ -438,6 +437,7 @@ pub fn expire_account(
     let rows = write_transaction(conn, |conn| -> Result<_, LedgerError> {
         let Opened {
             customer,
+            listening,
             existing,
             mut locked,
             now,
@@ -447,8 +447,10 @@ pub fn expire_account(
             return Ok(Vec::new());
         }
         let expired = expire_ended(conn, &mut locked, today, now)?;
-        let rows: Vec<&CreditTransaction> = expired.iter().collect();
-        announce(conn, &rows, &locked.account, &locked.config, &customer)?;
+        if listening {
+            let rows: Vec<&CreditTransaction> = expired.iter().collect();
+            announce(conn, &rows, &locked.account, &locked.config, &customer)?;
+        }
         for row in &expired {
             add_to_daily_totals(conn, row)?;
         }
@@ -464,6 +466,9 @@ pub fn expire_account(
 /// does not exist yet), its customer and its currency's settings.
 struct Opened {
     customer: Holder,
+    /// A webhook endpoint may be enabled: the change's events are written
+    /// (docs/webhooks.md, "Never lost").
+    listening: bool,
     /// A grant of the account may have ended (and is not expired yet).
     ended: bool,
     existing: Option<CreditAccount>,
@@ -478,10 +483,12 @@ fn open(
 ) -> Result<Opened, LedgerError> {
     let (customer, config) = holder_and_config(conn, user_id, currency)?;
     let day = now_utc().date();
-    let (existing, ended) = match lock_account_for_change(conn, user_id, currency.as_str(), day)? {
-        Some((account, ended)) => (Some(account), ended),
-        None => (None, false),
-    };
+    let (existing, ended, listening) =
+        match lock_account_for_change(conn, user_id, currency.as_str(), day)? {
+            Some((account, ended, listening)) => (Some(account), ended, listening),
+            // A new account: whether an endpoint listens is read when its row is written.
+            None => (None, false, true),
+        };
     let now = now_utc();
     let account = existing
         .clone()
@@ -490,6 +497,7 @@ fn open(
         .map_err(|_| LedgerError::CurrencyNotOffered(currency.to_string()))?;
     Ok(Opened {
         customer,
+        listening,
         // Midnight may have passed while the lock was awaited: then look again.
         ended: ended || now.date() != day,
         existing,

@@ -23,6 +23,33 @@ pub const DELIVERED: &str = "delivered";
 /// A delivery that ran out of attempts, or whose endpoint answered 410.
 pub const FAILED: &str = "failed";
 
+/// How long sent and failed deliveries, and their events, are kept: the delivery log and
+/// Replay since reach this far back. Pending deliveries are kept until they are sent.
+pub const KEEP_FOR: time::Duration = time::Duration::days(30);
+
+/// Forgets deliveries that are no longer pending and were made before `before`, and the
+/// events no delivery refers to any more; returns the deliveries forgotten.
+pub fn purge(conn: &mut DbConnection, before: time::PrimitiveDateTime) -> QueryResult<usize> {
+    crate::db::write_transaction(conn, |conn| {
+        let forgotten = diesel::delete(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::status.ne(PENDING))
+                .filter(webhook_deliveries::created_at.lt(before)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            webhook_events::table
+                .filter(webhook_events::created_at.lt(before))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    webhook_deliveries::table
+                        .filter(webhook_deliveries::event_id.eq(webhook_events::id)),
+                ))),
+        )
+        .execute(conn)?;
+        Ok(forgotten)
+    })
+}
+
 /// The enabled endpoints and the events each receives, read inside the change's
 /// transaction.
 #[derive(Debug, Clone, Default)]

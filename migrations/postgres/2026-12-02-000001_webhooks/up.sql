@@ -61,3 +61,5 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, id) WHERE status = 'pending';
 -- Each endpoint's log, newest first.
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, id);
+-- An event's deliveries (resend, and forgetting events no delivery needs).
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
