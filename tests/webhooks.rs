@@ -444,7 +444,6 @@ fn a_ping_and_credit_expiring_go_out_once() {
     let app = app();
     let receiver = Receiver::start();
     let mut conn = app.conn();
-    let (id, secret) = endpoint(&mut conn, &receiver.url, &[EventType::Expiring]);
     let user = common::customer(&mut conn, 1);
     let today = now_utc().date();
     let in_three_days = today + time::Duration::days(3);
@@ -460,6 +459,8 @@ fn a_ping_and_credit_expiring_go_out_once() {
     )
     .unwrap();
     ledger::adjust(&mut conn, adjustment(user, "EUR", Change::By(-10), None)).unwrap();
+    // Listening from now on: the grants made before are noticed too.
+    let (id, secret) = endpoint(&mut conn, &receiver.url, &[EventType::Expiring]);
     // The test server's scheduler may write it first: either way, once.
     creditdesk::webhooks::notices::run(&mut conn, today).unwrap();
     assert_eq!(
