@@ -640,12 +640,17 @@ fn a_server_killed_before_the_answer_sends_again_after_restart_and_nothing_is_lo
     assert_eq!(amounts, [10, 20, 30], "in order");
     wait_until("all delivered", || {
         deliveries(&mut conn, id)
-            == [
-                ("delivered".to_owned(), 2),
-                ("delivered".to_owned(), 1),
-                ("delivered".to_owned(), 1),
-            ]
+            .iter()
+            .all(|(status, _)| status == "delivered")
     });
+    // The unanswered attempt counts; the killed server had written down the attempts of its
+    // whole batch, so the two it never sent may count one too many (docs/webhooks.md).
+    let attempts: Vec<i32> = deliveries(&mut conn, id).iter().map(|d| d.1).collect();
+    assert_eq!(attempts[0], 2, "{attempts:?}");
+    assert!(
+        attempts[1..].iter().all(|&a| (1..=2).contains(&a)),
+        "{attempts:?}"
+    );
 }
 
 #[test]

@@ -109,34 +109,39 @@ impl Dispatcher {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Claims up to `most` enabled endpoints that have a due delivery and that no server
-    /// holds; returns their ids.
+    /// Claims up to `most` enabled endpoints that no server holds and whose first pending
+    /// delivery is due (a queue waiting for a retry is not due, whatever follows in it);
+    /// returns their ids.
     pub fn claim_due(&self, most: usize) -> anyhow::Result<Vec<i64>> {
         let mut conn = self.pool.get()?;
         let now = now_utc();
-        let due: Vec<i64> = webhook_endpoints::table
+        let free: Vec<i64> = webhook_endpoints::table
             .filter(webhook_endpoints::enabled.eq(true))
             .filter(
                 webhook_endpoints::claimed_until
                     .is_null()
                     .or(webhook_endpoints::claimed_until.lt(now)),
             )
-            .filter(diesel::dsl::exists(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::endpoint_id.eq(webhook_endpoints::id))
-                    .filter(delivery_pending())
-                    .filter(webhook_deliveries::next_attempt_at.le(now)),
-            ))
             .order(webhook_endpoints::id)
             .select(webhook_endpoints::id)
             .load(&mut conn)?;
         let busy = self.busy().clone();
         let mut claimed = Vec::new();
-        for endpoint in due.into_iter().filter(|id| !busy.contains(id)) {
+        for endpoint in free.into_iter().filter(|id| !busy.contains(id)) {
             if claimed.len() == most {
                 break;
             }
-            if self.take(&mut conn, endpoint, now)? {
+            let head: Option<PrimitiveDateTime> = Prepared(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::endpoint_id.eq(endpoint))
+                    .filter(delivery_pending())
+                    .order(webhook_deliveries::id)
+                    .limit(1)
+                    .select(webhook_deliveries::next_attempt_at),
+            )
+            .get_result(&mut conn)
+            .optional()?;
+            if head.is_some_and(|due| due <= now) && self.take(&mut conn, endpoint, now)? {
                 claimed.push(endpoint);
             }
         }
@@ -175,17 +180,20 @@ impl Dispatcher {
         let mut attempts = 0;
         let sent = (|| -> anyhow::Result<()> {
             while attempts < PER_CLAIM {
-                let Some(target) = self.renew(&mut conn, endpoint)? else {
+                let Some(claim) = self.renew(&mut conn, endpoint)? else {
                     return Ok(());
                 };
-                let Some(head) = head(&mut conn, endpoint)? else {
-                    return Ok(());
-                };
-                if head.delivery.next_attempt_at > now_utc() {
+                let now = now_utc();
+                let due: Vec<Head> = heads(&mut conn, endpoint)?
+                    .into_iter()
+                    .take_while(|head| head.delivery.next_attempt_at <= now)
+                    .collect();
+                if due.is_empty() {
                     return Ok(());
                 }
-                attempts += 1;
-                if !self.attempt(&mut conn, &target, head)? {
+                let (made, go_on) = self.send_batch(&mut conn, claim, &due)?;
+                attempts += made;
+                if !go_on {
                     return Ok(());
                 }
             }
@@ -195,13 +203,59 @@ impl Dispatcher {
         sent.map(|()| attempts)
     }
 
-    /// Extends this server's claim on `endpoint` and reads it; none when the claim is no
-    /// longer this server's (it lapsed and another took it) or the endpoint was disabled.
-    fn renew(
+    /// Sends `due` (the head of the queue, in order) one after the other until one is not
+    /// delivered: its attempts written down first, all at once, the outcomes after, all at
+    /// once. Returns the attempts made and whether the queue may go on.
+    fn send_batch(
         &self,
         conn: &mut DbConnection,
-        endpoint: i64,
-    ) -> QueryResult<Option<WebhookEndpoint>> {
+        mut claim: Claim,
+        due: &[Head],
+    ) -> anyhow::Result<(usize, bool)> {
+        let started = now_utc();
+        let ids: Vec<i64> = due.iter().map(|head| head.delivery.id).collect();
+        write_transaction(conn, |conn| {
+            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
+                .set((
+                    webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+                    webhook_deliveries::last_attempt_at.eq(started),
+                ))
+                .execute(conn)
+        })?;
+        let mut outcomes = Vec::with_capacity(due.len());
+        let mut go_on = true;
+        for head in due {
+            // The claim must outlast the attempt: renewed when less than a timeout is left.
+            if now_utc() + self.settings.timeout + CLAIM_MARGIN >= claim.until {
+                match self.renew(conn, claim.endpoint.id)? {
+                    Some(renewed) => claim = renewed,
+                    None => {
+                        go_on = false;
+                        break;
+                    }
+                }
+            }
+            let (reply, decision) = self.attempt(&claim.endpoint, head);
+            crate::metrics::webhook_attempt(outcome_label(decision));
+            outcomes.push(Outcome {
+                delivery: head.delivery.id,
+                reply,
+                decision,
+            });
+            if !matches!(decision, Decision::Delivered | Decision::Failed) {
+                go_on = false;
+                break;
+            }
+        }
+        let unsent = &ids[outcomes.len()..];
+        self.record(conn, &claim.endpoint, &outcomes, unsent)?;
+        let disabled = outcomes.iter().any(|o| o.decision == Decision::Disable);
+        Ok((outcomes.len(), go_on && !disabled))
+    }
+
+    /// Extends this server's claim on `endpoint` and reads it; none when the claim is no
+    /// longer this server's (it lapsed and another took it) or the endpoint was disabled.
+    fn renew(&self, conn: &mut DbConnection, endpoint: i64) -> QueryResult<Option<Claim>> {
         let until = now_utc() + self.settings.claim();
         let renewed = write_transaction(conn, |conn| {
             Prepared(
@@ -215,13 +269,14 @@ impl Dispatcher {
         if renewed == 0 {
             return Ok(None);
         }
-        Prepared(
+        let endpoint = Prepared(
             webhook_endpoints::table
                 .find(endpoint)
                 .select(WebhookEndpoint::as_select()),
         )
         .get_result(conn)
-        .optional()
+        .optional()?;
+        Ok(endpoint.map(|endpoint| Claim { endpoint, until }))
     }
 
     /// Lets the claim on `endpoint` go, when it is still this server's.
@@ -238,30 +293,13 @@ impl Dispatcher {
         .map(|_| ())
     }
 
-    /// One attempt at `head`: written down, sent, its outcome written. Whether the queue
-    /// may go on to the next delivery (not when this one waits for a retry, or the endpoint
-    /// was disabled).
-    fn attempt(
-        &self,
-        conn: &mut DbConnection,
-        endpoint: &WebhookEndpoint,
-        head: Head,
-    ) -> anyhow::Result<bool> {
-        let number = head.delivery.attempts + 1;
-        let started = now_utc();
-        write_transaction(conn, |conn| {
-            Prepared(
-                diesel::update(webhook_deliveries::table.find(head.delivery.id)).set((
-                    webhook_deliveries::attempts.eq(number),
-                    webhook_deliveries::last_attempt_at.eq(started),
-                )),
-            )
-            .execute(conn)
-        })?;
-        let timestamp = started.assume_utc().unix_timestamp();
-        let secrets = signing_secrets(endpoint, started);
-        let body = head.payload.as_bytes();
-        let signature = signature_header(&secrets, &head.event_id, timestamp, body);
+    /// One attempt at `head`, signed now: the answer, and what it decides.
+    fn attempt(&self, endpoint: &WebhookEndpoint, head: &Head) -> (Reply, Decision) {
+        let now = now_utc();
+        let timestamp = now.assume_utc().unix_timestamp();
+        let secrets = signing_secrets(endpoint, now);
+        let signature =
+            signature_header(&secrets, &head.event_id, timestamp, head.payload.as_bytes());
         let reply = self.client.send(Request {
             url: &endpoint.url,
             id: &head.event_id,
@@ -269,53 +307,61 @@ impl Dispatcher {
             signature: &signature,
             body: &head.payload,
         });
-        let decision = decide(
-            u32::try_from(number).unwrap_or(u32::MAX),
-            reply.answer,
-            rand::random::<u32>() % 1001,
-        );
-        self.record(conn, endpoint, &head.delivery, &reply, decision)?;
-        crate::metrics::webhook_attempt(outcome_label(decision));
-        Ok(matches!(decision, Decision::Delivered | Decision::Failed))
+        let number = u32::try_from(head.delivery.attempts + 1).unwrap_or(u32::MAX);
+        let decision = decide(number, reply.answer, rand::random::<u32>() % 1001);
+        (reply, decision)
     }
 
-    /// Writes what an attempt's answer decided: the delivery's status, answer and next
-    /// attempt; the endpoint's failing streak; a disabled endpoint.
+    /// Writes what the attempts' answers decided, in one transaction: each delivery's
+    /// status, answer and next attempt; the attempts counted for `unsent` taken back; the
+    /// endpoint's failing streak. Then disables the endpoint when an answer was 410 or it
+    /// has failed for [`FAILING_LIMIT`].
     fn record(
         &self,
         conn: &mut DbConnection,
         endpoint: &WebhookEndpoint,
-        delivery: &WebhookDelivery,
-        reply: &Reply,
-        decision: Decision,
+        outcomes: &[Outcome],
+        unsent: &[i64],
     ) -> QueryResult<()> {
         let now = now_utc();
-        let code = match reply.answer {
-            Answer::Status { code, .. } => Some(i32::from(code)),
-            Answer::NoAnswer => None,
-        };
-        let (status, next) = match decision {
-            Decision::Delivered => (DELIVERED, now),
-            Decision::Retry(wait) => (
-                super::outbox::PENDING,
-                now + wait / self.settings.retry_divisor.max(1),
-            ),
-            Decision::Failed | Decision::Disable => (FAILED, now),
-        };
-        let failing_since = match decision {
-            Decision::Delivered => None,
-            _ => Some(endpoint.failing_since.unwrap_or(now)),
-        };
+        let mut failing_since = endpoint.failing_since;
+        for outcome in outcomes {
+            failing_since = match outcome.decision {
+                Decision::Delivered => None,
+                _ => Some(failing_since.unwrap_or(now)),
+            };
+        }
         write_transaction(conn, |conn| {
-            Prepared(
-                diesel::update(webhook_deliveries::table.find(delivery.id)).set((
-                    webhook_deliveries::status.eq(status),
-                    webhook_deliveries::next_attempt_at.eq(next),
-                    webhook_deliveries::response_code.eq(code),
-                    webhook_deliveries::response_excerpt.eq(&reply.excerpt),
-                )),
-            )
-            .execute(conn)?;
+            for outcome in outcomes {
+                let code = match outcome.reply.answer {
+                    Answer::Status { code, .. } => Some(i32::from(code)),
+                    Answer::NoAnswer => None,
+                };
+                let (status, next) = match outcome.decision {
+                    Decision::Delivered => (DELIVERED, now),
+                    Decision::Retry(wait) => (
+                        super::outbox::PENDING,
+                        now + wait / self.settings.retry_divisor.max(1),
+                    ),
+                    Decision::Failed | Decision::Disable => (FAILED, now),
+                };
+                Prepared(
+                    diesel::update(webhook_deliveries::table.find(outcome.delivery)).set((
+                        webhook_deliveries::status.eq(status),
+                        webhook_deliveries::next_attempt_at.eq(next),
+                        webhook_deliveries::response_code.eq(code),
+                        webhook_deliveries::response_excerpt.eq(&outcome.reply.excerpt),
+                    )),
+                )
+                .execute(conn)?;
+            }
+            if !unsent.is_empty() {
+                diesel::update(
+                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(unsent)),
+                )
+                .set(webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1))
+                .execute(conn)?;
+            }
             if failing_since != endpoint.failing_since {
                 diesel::update(webhook_endpoints::table.find(endpoint.id))
                     .set(webhook_endpoints::failing_since.eq(failing_since))
@@ -323,10 +369,10 @@ impl Dispatcher {
             }
             Ok::<_, diesel::result::Error>(())
         })?;
-        let reason = match (decision, failing_since) {
-            (Decision::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
-            (Decision::Delivered, _) | (_, None) => None,
-            (_, Some(since)) if now - since >= FAILING_LIMIT => Some(format!(
+        let gone = outcomes.iter().any(|o| o.decision == Decision::Disable);
+        let reason = match failing_since {
+            _ if gone => Some("the endpoint answered 410 Gone".to_owned()),
+            Some(since) if now - since >= FAILING_LIMIT => Some(format!(
                 "every attempt failed for 5 days (since {})",
                 crate::db::iso8601(since)
             )),
@@ -340,7 +386,23 @@ impl Dispatcher {
     }
 }
 
-/// The delivery at the head of an endpoint's queue, with its event.
+/// An endpoint this server holds, and until when.
+struct Claim {
+    endpoint: WebhookEndpoint,
+    until: PrimitiveDateTime,
+}
+
+/// How an attempt at one delivery ended.
+struct Outcome {
+    delivery: i64,
+    reply: Reply,
+    decision: Decision,
+}
+
+/// Time kept in hand when deciding whether a claim outlasts the next attempt.
+const CLAIM_MARGIN: Duration = Duration::from_secs(2);
+
+/// A pending delivery with its event.
 #[derive(Debug, Clone)]
 struct Head {
     delivery: WebhookDelivery,
@@ -348,29 +410,34 @@ struct Head {
     payload: String,
 }
 
-/// The oldest pending delivery of `endpoint`.
-fn head(conn: &mut DbConnection, endpoint: i64) -> QueryResult<Option<Head>> {
+/// Deliveries sent under one record of their attempts: at most this many attempts are
+/// written down before they are made (docs/webhooks.md, "Delivery").
+const BATCH: i64 = 50;
+
+/// The first [`BATCH`] pending deliveries of `endpoint`, in event order.
+fn heads(conn: &mut DbConnection, endpoint: i64) -> QueryResult<Vec<Head>> {
     Prepared(
         webhook_deliveries::table
             .inner_join(webhook_events::table)
             .filter(webhook_deliveries::endpoint_id.eq(endpoint))
             .filter(delivery_pending())
             .order(webhook_deliveries::id)
-            .limit(1)
+            .limit(BATCH)
             .select((
                 WebhookDelivery::as_select(),
                 webhook_events::event_id,
                 webhook_events::payload,
             )),
     )
-    .get_result::<(WebhookDelivery, String, String)>(conn)
-    .optional()
-    .map(|row| {
-        row.map(|(delivery, event_id, payload)| Head {
-            delivery,
-            event_id,
-            payload,
-        })
+    .load::<(WebhookDelivery, String, String)>(conn)
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(delivery, event_id, payload)| Head {
+                delivery,
+                event_id,
+                payload,
+            })
+            .collect()
     })
 }
 
