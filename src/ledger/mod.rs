@@ -290,7 +290,9 @@ where
     F: Fn(&Locked) -> Result<Entry, LedgerError>,
 {
     loop {
-        if let Some(posted) = write_transaction(conn, |conn| attempt(conn, target, &plan))? {
+        let written = write_transaction(conn, |conn| attempt(conn, target, &plan));
+        outbox::wake_dispatcher();
+        if let Some(posted) = written? {
             crate::metrics::ledger_write(&posted.transaction.kind);
             for row in &posted.expired {
                 crate::metrics::ledger_write(&row.kind);
@@ -455,7 +457,9 @@ pub fn expire_account(
             add_to_daily_totals(conn, row)?;
         }
         Ok(expired)
-    })?;
+    });
+    outbox::wake_dispatcher();
+    let rows = rows?;
     for row in &rows {
         crate::metrics::ledger_write(&row.kind);
     }

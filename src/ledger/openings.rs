@@ -48,7 +48,7 @@ pub fn open_accounts(
     if openings.is_empty() {
         return Ok(0);
     }
-    write_transaction(conn, |conn| {
+    let opened = write_transaction(conn, |conn| {
         let rates = enabled_rates(conn, openings)?;
         for opening in openings {
             // Zero is refused here too: a row never moves nothing.
@@ -131,7 +131,9 @@ pub fn open_accounts(
             crate::metrics::ledger_write(TransactionType::Imported.as_str());
         }
         Ok(openings.len())
-    })
+    });
+    outbox::wake_dispatcher();
+    opened
 }
 
 /// The webhook events of the new accounts' `imported` rows, in the outbox of the import's

@@ -263,7 +263,7 @@ pub fn signing_secrets(endpoint: &WebhookEndpoint, now: PrimitiveDateTime) -> Ve
 /// Queues a `ping` to the endpoint (the test button), enabled or not; returns the event id,
 /// none when there is no such endpoint.
 pub fn ping(conn: &mut DbConnection, id: i64, audit: &Audit) -> QueryResult<Option<String>> {
-    write_transaction(conn, |conn| {
+    let queued = write_transaction(conn, |conn| {
         let Some(endpoint) = find(conn, id)? else {
             return Ok(None);
         };
@@ -275,7 +275,9 @@ pub fn ping(conn: &mut DbConnection, id: i64, audit: &Audit) -> QueryResult<Opti
         outbox::enqueue_to(conn, &event, &[id])?;
         record(conn, audit, "webhook.test", &endpoint, &event.id)?;
         Ok(Some(event.id))
-    })
+    });
+    outbox::wake_dispatcher();
+    queued
 }
 
 /// Which deliveries the log shows.
@@ -346,7 +348,7 @@ pub fn resend(
     delivery_id: i64,
     audit: &Audit,
 ) -> QueryResult<Option<String>> {
-    write_transaction(conn, |conn| {
+    let queued = write_transaction(conn, |conn| {
         let Some(endpoint) = find(conn, endpoint_id)? else {
             return Ok(None);
         };
@@ -363,7 +365,9 @@ pub fn resend(
         outbox::deliver_again(conn, event_row, &[endpoint_id], now_utc())?;
         record(conn, audit, "webhook.resend", &endpoint, &event_id)?;
         Ok(Some(event_id))
-    })
+    });
+    outbox::wake_dispatcher();
+    queued
 }
 
 /// Sends again, in event order, every event the endpoint was sent (or was to be sent) since
@@ -375,7 +379,7 @@ pub fn replay_since(
     since: PrimitiveDateTime,
     audit: &Audit,
 ) -> QueryResult<Option<usize>> {
-    write_transaction(conn, |conn| {
+    let queued = write_transaction(conn, |conn| {
         let Some(endpoint) = find(conn, endpoint_id)? else {
             return Ok(None);
         };
@@ -398,5 +402,7 @@ pub fn replay_since(
         );
         record(conn, audit, "webhook.replay", &endpoint, &details)?;
         Ok(Some(events.len()))
-    })
+    });
+    outbox::wake_dispatcher();
+    queued
 }

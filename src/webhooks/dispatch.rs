@@ -34,6 +34,15 @@ use super::signature::signature_header;
 /// retries come due).
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
+/// Wakes this server's dispatcher before its next look is due: new events were committed
+/// here, or a queue was let go with more to send.
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Tells this server's dispatcher that there may be something to send now.
+pub fn wake() {
+    WAKE.notify_one();
+}
+
 /// Endpoints one server sends to at once.
 pub const PARALLEL_ENDPOINTS: usize = 8;
 
@@ -70,8 +79,9 @@ impl Dispatcher {
         })
     }
 
-    /// Runs for as long as the server: every [`POLL_EVERY`], claims endpoints with due
-    /// deliveries and sends each one's queue on a blocking thread.
+    /// Runs for as long as the server: every [`POLL_EVERY`], or sooner when woken
+    /// ([`wake`]), claims endpoints with due deliveries and sends each one's queue on a
+    /// blocking thread.
     pub async fn run(self: Arc<Dispatcher>) {
         loop {
             let free = PARALLEL_ENDPOINTS.saturating_sub(self.busy().len());
@@ -86,10 +96,18 @@ impl Dispatcher {
                             actix_web::rt::spawn(async move {
                                 let worker = dispatcher.clone();
                                 let sent = actix_web::web::block(move || worker.drain(endpoint));
-                                if let Ok(Err(error)) = sent.await {
-                                    tracing::warn!(%error, endpoint, "webhook sending stopped; it goes on at the next look");
-                                }
+                                let more = match sent.await {
+                                    Ok(Ok(attempts)) => attempts >= PER_CLAIM,
+                                    Ok(Err(error)) => {
+                                        tracing::warn!(%error, endpoint, "webhook sending stopped; it goes on at the next look");
+                                        false
+                                    }
+                                    Err(_) => false,
+                                };
                                 dispatcher.busy().remove(&endpoint);
+                                if more {
+                                    wake();
+                                }
                             });
                         }
                     }
@@ -99,7 +117,7 @@ impl Dispatcher {
                     Err(error) => tracing::warn!(%error, "could not look for webhook deliveries"),
                 }
             }
-            actix_web::rt::time::sleep(POLL_EVERY).await;
+            let _ = actix_web::rt::time::timeout(POLL_EVERY, WAKE.notified()).await;
         }
     }
 

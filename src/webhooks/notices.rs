@@ -45,7 +45,9 @@ pub fn run(conn: &mut DbConnection, today: Date) -> QueryResult<usize> {
         };
         loop {
             let due = due(conn, &config.currency, today, last_day)?;
-            written += write_transaction(conn, |conn| notify(conn, &due, today))?;
+            let noticed = write_transaction(conn, |conn| notify(conn, &due, today));
+            super::outbox::wake_dispatcher();
+            written += noticed?;
             if (due.len() as i64) < BATCH {
                 break;
             }

@@ -107,6 +107,19 @@ pub fn enqueue_to(conn: &mut DbConnection, event: &Event, endpoints: &[i64]) -> 
     deliver_again(conn, id, endpoints, event.created_at)
 }
 
+thread_local! {
+    /// Deliveries were written on this thread since [`wake_dispatcher`] last looked.
+    static ENQUEUED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// After a transaction that may have written deliveries has ended: wakes this server's
+/// dispatcher when it did, so they go out at once rather than at its next look.
+pub fn wake_dispatcher() {
+    if ENQUEUED.with(|enqueued| enqueued.replace(false)) {
+        super::dispatch::wake();
+    }
+}
+
 /// Writes `event` into the outbox; returns its row id.
 fn record(conn: &mut DbConnection, event: &Event) -> QueryResult<i64> {
     Prepared(
@@ -130,6 +143,7 @@ pub fn deliver_again(
     endpoints: &[i64],
     now: time::PrimitiveDateTime,
 ) -> QueryResult<usize> {
+    ENQUEUED.with(|enqueued| enqueued.set(true));
     let rows: Vec<NewWebhookDelivery<'_>> = endpoints
         .iter()
         .map(|&endpoint_id| NewWebhookDelivery {
