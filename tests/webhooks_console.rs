@@ -239,6 +239,14 @@ fn an_owner_disables_enables_rotates_and_pings_an_endpoint() {
             "webhook.test"
         ]
     );
+    let filtered = owner.get("/activity?action=webhook.");
+    assert_eq!(ids(&filtered.body, "data-activity-id").len(), 5);
+    assert!(filtered
+        .body
+        .contains("<option value=\"webhook.\" selected>Webhook changes</option>"));
+    assert!(filtered.body.contains(&format!(
+        "webhook {id} (https://hooks.example.com/creditdesk)"
+    )));
     let unknown = owner.post(&path, &[("action", "delete")]);
     assert_eq!(unknown.status, 422);
     assert!(unknown

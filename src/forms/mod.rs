@@ -155,6 +155,8 @@ mod outside_input {
         "allow_with_discount_code",
         "auto_apply_next_invoice",
         "preview_default_used",
+        "low_balance_threshold",
+        "expiring_notice_days",
         "action",
     ];
     const USAGE: &[&str] = &["currency", "enabled"];
