@@ -205,7 +205,7 @@ fn an_owner_disables_enables_rotates_and_pings_an_endpoint() {
         secrets(&app, id),
         (Some(first_secret.clone()), new_secret.clone())
     );
-    assert!(rotated.body.contains("Old secret signs too until"));
+    assert!(rotated.body.contains("The old secret signs too until"));
     assert!(
         !rotated.body.contains(&first_secret),
         "the old secret is never shown"
@@ -458,7 +458,12 @@ fn the_log_pages_by_fifty_and_escapes_what_receivers_answer() {
         first.body.contains(&shortened),
         "a long excerpt is shortened"
     );
-    assert!(listed.body.contains("(pending)"), "the last attempt");
+    assert!(
+        listed
+            .body
+            .contains("<div class=\"small muted\">pending</div>"),
+        "the last attempt"
+    );
     assert!(listed.body.contains("55 pending"));
 }
 

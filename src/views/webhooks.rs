@@ -106,31 +106,37 @@ pub struct EndpointStatus {
     pub enabled: bool,
     /// `Enabled`, `Disabled`, `Disabled by Creditdesk`.
     pub label: &'static str,
-    /// Why and since when, for a disabled endpoint; since when it fails, for an enabled one.
+    /// Why, for a disabled endpoint (`By an owner`, or the server's reason); `Failing since`
+    /// for an enabled one whose deliveries fail.
     pub detail: String,
+    /// Since when (UTC), when there is a detail.
+    pub since: String,
 }
 
 impl EndpointStatus {
     fn of(endpoint: &WebhookEndpoint) -> EndpointStatus {
-        let since = endpoint.disabled_at.map(short_time).unwrap_or_default();
+        let disabled_at = endpoint.disabled_at.map(short_time).unwrap_or_default();
         match (endpoint.enabled, endpoint.disabled_reason.as_deref()) {
             (true, _) => EndpointStatus {
                 enabled: true,
                 label: "Enabled",
-                detail: endpoint
-                    .failing_since
-                    .map(|at| format!("Failing since {} UTC", short_time(at)))
-                    .unwrap_or_default(),
+                detail: match endpoint.failing_since {
+                    Some(_) => "Failing since".to_owned(),
+                    None => String::new(),
+                },
+                since: endpoint.failing_since.map(short_time).unwrap_or_default(),
             },
             (false, Some(reason)) => EndpointStatus {
                 enabled: false,
                 label: "Disabled by Creditdesk",
-                detail: format!("{reason} ({since} UTC)"),
+                detail: reason.to_owned(),
+                since: disabled_at,
             },
             (false, None) => EndpointStatus {
                 enabled: false,
                 label: "Disabled",
-                detail: format!("By an owner, {since} UTC"),
+                detail: "By an owner".to_owned(),
+                since: disabled_at,
             },
         }
     }
@@ -175,8 +181,8 @@ pub struct EndpointLine {
     pub head: EndpointHead,
     pub pending: i64,
     pub failed: i64,
-    /// `2026-12-02 09:30:00 (delivered)`, or `never`.
-    pub last_attempt: String,
+    /// When (UTC) and the delivery's status, if anything was attempted yet.
+    pub last_attempt: Option<(String, String)>,
 }
 
 /// An event type's checkbox in the add form.
@@ -230,8 +236,7 @@ impl WebhooksPage {
                     last_attempt: row
                         .last_attempt
                         .as_ref()
-                        .map(|(at, status)| format!("{} ({status})", short_time(*at)))
-                        .unwrap_or_else(|| "never".to_owned()),
+                        .map(|(at, status)| (short_time(*at), status.clone())),
                 })
                 .collect(),
             choices: event_choices(&form),
