@@ -59,7 +59,7 @@ pub struct Application {
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest form body the console reads (its forms are a few hundred bytes).
-const FORM_LIMIT: usize = 16 * 1024;
+pub const FORM_LIMIT: usize = 16 * 1024;
 
 impl Application {
     /// Binds `listener` (port 0 picks a free port) and prepares the server.

@@ -65,6 +65,16 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("get", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys/{id}/revoke", Roles(OWNERS)),
+    ("get", "/webhooks", Roles(OWNERS)),
+    ("post", "/webhooks", Roles(OWNERS)),
+    ("get", "/webhooks/{id}", Roles(AUDITORS)),
+    ("post", "/webhooks/{id}", Roles(OWNERS)),
+    ("post", "/webhooks/{id}/replay", Roles(OWNERS)),
+    (
+        "post",
+        "/webhooks/{id}/deliveries/{delivery_id}/resend",
+        Roles(OWNERS),
+    ),
 ];
 
 fn access_of(route: &Route) -> Access {
@@ -83,18 +93,30 @@ fn access_of(route: &Route) -> Access {
         })
 }
 
+/// Real rows for the routes' ids.
+struct Ids {
+    user: i64,
+    admin: i64,
+    key: i64,
+    webhook: i64,
+    delivery: i64,
+}
+
 /// A path for the route with real ids filled in.
-fn concrete(route: &Route, user: i64, admin: i64, key: i64) -> String {
+fn concrete(route: &Route, ids: &Ids) -> String {
     let id = if route.path.starts_with("/admins/") {
-        admin
+        ids.admin
     } else if route.path.starts_with("/api-keys/") {
-        key
+        ids.key
+    } else if route.path.starts_with("/webhooks/") {
+        ids.webhook
     } else {
-        user
+        ids.user
     };
     route
         .path
         .replace("{id}", &id.to_string())
+        .replace("{delivery_id}", &ids.delivery.to_string())
         .replace("{path:.*}", "app.css")
         .replace("{invoice_id}", "INV-1")
 }
@@ -123,6 +145,32 @@ fn every_route_answers_each_role_as_the_permission_table_says() {
             .first::<i64>(&mut app.conn())
             .unwrap()
     };
+    let (webhook, delivery) = {
+        use creditdesk::db::schema::webhook_deliveries;
+        use creditdesk::store::webhooks::{self, NewEndpoint};
+        use creditdesk::webhooks::events::EventType;
+        use diesel::prelude::*;
+        let mut conn = app.conn();
+        let new = NewEndpoint {
+            url: "https://example.com/roles".into(),
+            description: String::new(),
+            events: vec![EventType::CreditChanged],
+        };
+        let (endpoint, _) = webhooks::create(&mut conn, &new, &system).unwrap();
+        webhooks::ping(&mut conn, endpoint.id, &system).unwrap();
+        let delivery: i64 = webhook_deliveries::table
+            .select(webhook_deliveries::id)
+            .first(&mut conn)
+            .unwrap();
+        (endpoint.id, delivery)
+    };
+    let ids = Ids {
+        user,
+        admin,
+        key,
+        webhook,
+        delivery,
+    };
     for (method, path, _) in TABLE {
         assert!(
             all_routes().any(|r| r.method == *method && r.path == *path),
@@ -133,7 +181,7 @@ fn every_route_answers_each_role_as_the_permission_table_says() {
     let mut checked = 0;
     for route in all_routes() {
         let access = access_of(route);
-        let path = concrete(route, user, admin, key);
+        let path = concrete(route, &ids);
         for role in Role::ALL {
             // A fresh session each time: one route signs out, another resets passwords.
             let mut client = app.session_for(*role);

@@ -274,3 +274,92 @@ fn only_an_owner_changes_settings_everyone_reads_them() {
     assert_eq!(rate, 10_000);
     let _ = PASSWORD;
 }
+
+/// The part of a page from the input `id` to the end of its field: where its message shows.
+fn field_of<'a>(body: &'a str, id: &str) -> &'a str {
+    let start = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no input {id}"));
+    let rest = &body[start..];
+    &rest[..rest.find("</div>").unwrap_or(rest.len())]
+}
+
+/// (low_balance_threshold, expiring_notice_days) of a currency as stored.
+fn notices(app: &TestApp, currency: &str) -> (Option<i64>, i32) {
+    promo_credit_configs::table
+        .find(currency)
+        .select((
+            promo_credit_configs::low_balance_threshold,
+            promo_credit_configs::expiring_notice_days,
+        ))
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+#[test]
+fn an_owner_sets_the_webhook_notices_and_a_wrong_one_is_refused_beside_its_field() {
+    let app = TestApp::spawn();
+    let mut owner = app.signed_in(Role::Owner);
+    let with_notices = |threshold: &'static str, days: &'static str| {
+        let mut fields = settings_fields("EUR", "1.00");
+        fields.push(("low_balance_threshold", threshold));
+        fields.push(("expiring_notice_days", days));
+        fields
+    };
+
+    let form = owner.get("/settings/promo-credit?currency=EUR");
+    let saved = owner.post("/settings/promo-credit", &with_notices(" 500 ", "14"));
+    let page = owner.get(saved.location());
+    let stored = notices(&app, "EUR");
+    let low = owner.post("/settings/promo-credit", &with_notices("-5", "14"));
+    let zero_days = owner.post("/settings/promo-credit", &with_notices("500", "0"));
+    let too_many_days = owner.post("/settings/promo-credit", &with_notices("500", "366"));
+    let after_refusals = notices(&app, "EUR");
+    let cleared = owner.post("/settings/promo-credit", &with_notices("", "14"));
+
+    assert!(field_of(&form.body, "low_balance_threshold").contains("value=\"\""));
+    assert!(field_of(&form.body, "expiring_notice_days").contains("value=\"7\""));
+    assert!(form.body.contains("<code>credit.balance_low</code>"));
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(stored, (Some(500), 14));
+    assert!(field_of(&page.body, "low_balance_threshold").contains("value=\"500\""));
+    assert!(field_of(&page.body, "expiring_notice_days").contains("value=\"14\""));
+
+    assert_eq!(low.status, 422);
+    let beside = field_of(&low.body, "low_balance_threshold");
+    assert!(beside.contains("value=\"-5\""), "what was typed is kept");
+    assert!(beside.contains("aria-invalid=\"true\""));
+    assert!(
+        beside.contains("class=\"field-error\">Enter the low-balance threshold in credits as a whole number from 1 to 1,000,000,000,000"),
+        "{beside}"
+    );
+    assert!(!field_of(&low.body, "expiring_notice_days").contains("field-error"));
+    for (reply, typed) in [(&zero_days, "0"), (&too_many_days, "366")] {
+        assert_eq!(reply.status, 422, "{typed}");
+        let beside = field_of(&reply.body, "expiring_notice_days");
+        assert!(beside.contains(&format!("value=\"{typed}\"")), "{typed}");
+        assert!(
+            beside.contains("class=\"field-error\">Enter the days of notice before credits expire as a whole number from 1 to 365"),
+            "{typed}: {beside}"
+        );
+    }
+    assert_eq!(after_refusals, (Some(500), 14), "nothing saved");
+
+    assert_eq!(cleared.status, 303);
+    assert_eq!(
+        notices(&app, "EUR"),
+        (None, 14),
+        "empty: no low-balance events"
+    );
+    let changes: Vec<String> = activity_details(&app, "settings.promo_credit")
+        .into_iter()
+        .map(|(_, details)| details)
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "low balance below none → 500; expiry notice 7 → 14 days",
+            "low balance below 500 → none"
+        ]
+    );
+}

@@ -8,13 +8,14 @@ use crate::forms::{FieldError, FieldErrors};
 use crate::store::activity::ActivityFilter;
 
 /// The actions people filter by: one action, or a family of them (ending with `.`).
-pub const ACTIONS: [(&str, &str); 11] = [
+pub const ACTIONS: [(&str, &str); 12] = [
     ("credit.adjust", "Credit changes"),
     ("credit.usage", "Credit-use switches"),
     ("customers.import", "Customer imports"),
     ("settings.", "Settings changes"),
     ("admin.", "Admin changes"),
     ("api_key.", "API key changes"),
+    ("webhook.", "Webhook changes"),
     ("export.", "Exports"),
     ("login.", "Sign-ins"),
     ("login.failed", "Failed sign-ins"),

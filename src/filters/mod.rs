@@ -11,6 +11,7 @@ pub mod import;
 pub mod settings;
 pub mod summary;
 pub mod tab;
+pub mod webhooks;
 
 use serde::de::DeserializeOwned;
 use time::Date;
@@ -325,6 +326,7 @@ mod outside_input {
     const CUSTOMERS: &[&str] = &["q", "page"];
     const TAB: &[&str] = &["currency", "before", "updated", "usage"];
     const SETTINGS: &[&str] = &["currency", "saved"];
+    const DELIVERIES: &[&str] = &["status", "type", "before"];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
@@ -365,6 +367,11 @@ mod outside_input {
         #[test]
         fn settings(typed in query(SETTINGS)) {
             prop_assert_eq!(unclear_refusal(&typed, SETTINGS, settings::RawSettingsQuery::parse), None);
+        }
+
+        #[test]
+        fn webhook_deliveries(typed in query(DELIVERIES)) {
+            prop_assert_eq!(unclear_refusal(&typed, DELIVERIES, webhooks::RawDeliveryFilter::parse), None);
         }
     }
 }

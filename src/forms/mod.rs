@@ -11,6 +11,7 @@ pub mod login;
 pub mod password;
 pub mod settings;
 pub mod usage;
+pub mod webhooks;
 
 use std::fmt;
 
@@ -154,10 +155,15 @@ mod outside_input {
         "allow_with_discount_code",
         "auto_apply_next_invoice",
         "preview_default_used",
+        "low_balance_threshold",
+        "expiring_notice_days",
         "action",
     ];
     const USAGE: &[&str] = &["currency", "enabled"];
     const API_KEY: &[&str] = &["name"];
+    const NEW_WEBHOOK: &[&str] = &["url", "events", "description"];
+    const WEBHOOK_ACTION: &[&str] = &["action"];
+    const WEBHOOK_REPLAY: &[&str] = &["since"];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
@@ -204,6 +210,19 @@ mod outside_input {
         fn usage_and_api_key(usage in query(USAGE), key in query(API_KEY)) {
             prop_assert_eq!(unclear_refusal(&usage, USAGE, usage::UsageFields::parse), None);
             prop_assert_eq!(unclear_refusal(&key, API_KEY, api_keys::NewKeyFields::parse), None);
+        }
+
+        #[test]
+        fn webhooks(new in query(NEW_WEBHOOK), action in query(WEBHOOK_ACTION), replay in query(WEBHOOK_REPLAY), insecure in any::<bool>()) {
+            // `events` repeats: the add form is read as the console reads it (serde_html_form).
+            let refused = serde_html_form::from_str::<webhooks::NewEndpointFields>(&new)
+                .ok()
+                .and_then(|fields| fields.parse(insecure).err())
+                .and_then(|errors| unclear_errors(&errors, NEW_WEBHOOK, &decoded(&new)));
+            prop_assert_eq!(refused, None);
+            prop_assert_eq!(unclear_refusal(&action, WEBHOOK_ACTION, webhooks::EndpointActionFields::parse), None);
+            let now = time::macros::datetime!(2026-12-02 10:00);
+            prop_assert_eq!(unclear_refusal(&replay, WEBHOOK_REPLAY, |f: &webhooks::ReplayFields| f.parse(now)), None);
         }
     }
 }

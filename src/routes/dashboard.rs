@@ -9,7 +9,7 @@ use crate::domain::Permission;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::activity::{self, Subject};
-use crate::store::{configs, customers, expiring, liability};
+use crate::store::{configs, customers, expiring, liability, webhooks};
 use crate::views::dashboard::{forecast_window, DashboardData, DashboardPage, FirstRunPage, DAYS};
 use crate::views::Layout;
 use crate::web::{ok, see_other, with_conn};
@@ -23,6 +23,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     admin.require(Permission::View)?;
     let today = OffsetDateTime::now_utc().date();
+    let sees_webhooks = Permission::ViewWebhookDeliveries.allows(admin.role);
     let (data, has_customers) = with_conn(&state.pool, move |conn| {
         let data = DashboardData {
             configs: configs::list(conn)?,
@@ -30,6 +31,10 @@ pub async fn show(
             customers: liability::customers_with_credit(conn)?,
             movements: liability::daily_movements(conn, today - Duration::days(DAYS - 1))?,
             expiring: expiring::by_day(conn, forecast_window(today))?,
+            disabled_webhooks: match sees_webhooks {
+                true => webhooks::disabled_by_server(conn)?,
+                false => Vec::new(),
+            },
         };
         Ok((data, customers::any(conn)?))
     })

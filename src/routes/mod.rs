@@ -17,6 +17,7 @@ mod promo_credits;
 mod settings;
 mod static_files;
 mod users;
+mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
@@ -90,6 +91,12 @@ route_table! {
         get "/api-keys" => api_keys::list,
         post "/api-keys" => api_keys::create,
         post "/api-keys/{id}/revoke" => api_keys::revoke,
+        get "/webhooks" => webhooks::list,
+        post "/webhooks" => webhooks::create,
+        get "/webhooks/{id}" => webhooks::deliveries,
+        post "/webhooks/{id}" => webhooks::change,
+        post "/webhooks/{id}/replay" => webhooks::replay,
+        post "/webhooks/{id}/deliveries/{delivery_id}/resend" => webhooks::resend,
     }
 }
 

@@ -1,14 +1,16 @@
 //! `/`: the dashboard (per currency: customers with credit, the liability now, the breakage
 //! forecast of the next six months, the last 30 days' movements as a chart and a table), or
-//! the first-run guide on an empty console.
+//! the first-run guide on an empty console; and a warning when the server has disabled a
+//! webhook endpoint.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use time::{Date, Duration, Month};
 
+use super::webhooks::DisabledEndpoint;
 use super::Layout;
-use crate::db::models::PromoCreditConfig;
+use crate::db::models::{PromoCreditConfig, WebhookEndpoint};
 use crate::domain::{format_credits, money_value, CurrencyCode, ExchangeRate};
 use crate::store::expiring::ExpiringDay;
 use crate::store::liability::DayMovement;
@@ -89,6 +91,9 @@ pub struct DashboardPage {
     pub currencies: Vec<CurrencyFigures>,
     pub forecast_months: Vec<ForecastMonth>,
     pub forecast: Vec<ForecastLine>,
+    /// Endpoints the server disabled (410 Gone, five days failing), for roles that read
+    /// the delivery log.
+    pub disabled_webhooks: Vec<DisabledEndpoint>,
     pub width: i64,
     pub height: i64,
 }
@@ -101,6 +106,8 @@ pub struct DashboardData {
     pub movements: Vec<DayMovement>,
     /// Credits expiring per day and currency over [`forecast_window`].
     pub expiring: Vec<ExpiringDay>,
+    /// Endpoints the server disabled; empty for a role that may not see them.
+    pub disabled_webhooks: Vec<WebhookEndpoint>,
 }
 
 impl DashboardPage {
@@ -128,6 +135,11 @@ impl DashboardPage {
                 })
                 .collect(),
             forecast,
+            disabled_webhooks: data
+                .disabled_webhooks
+                .iter()
+                .map(DisabledEndpoint::new)
+                .collect(),
             width: WIDTH,
             height: HEIGHT,
         }

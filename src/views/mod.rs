@@ -8,6 +8,7 @@ pub mod import;
 pub mod promo_credits;
 pub mod settings;
 pub mod users;
+pub mod webhooks;
 
 use askama::Template;
 use time::PrimitiveDateTime;
@@ -27,7 +28,7 @@ pub struct NavAdmin {
     pub role_label: &'static str,
     /// The role may read the activity log.
     pub sees_activity: bool,
-    /// The role manages admins and API keys.
+    /// The role manages admins, API keys and webhooks.
     pub manages_access: bool,
 }
 

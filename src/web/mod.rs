@@ -1,12 +1,17 @@
 //! Small helpers every handler uses: running diesel off the async workers, rendering
 //! templates, redirects and links, the client's address, and htmx's request headers.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
+use futures_util::StreamExt;
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 
 use crate::db::{DbConnection, Pool};
 use crate::error::AppError;
@@ -35,6 +40,47 @@ where
 {
     let span = tracing::Span::current();
     web::block(move || span.in_scope(work)).await
+}
+
+/// A form body whose fields may repeat (a group of checkboxes of one name reads into a
+/// `Vec`), read with `serde_html_form`; actix's `web::Form` reads with `serde_urlencoded`,
+/// which takes one value per field. Same limits and answers as `web::Form` in
+/// `crate::startup`: a body over [`crate::startup::FORM_LIMIT`] is 413, one that cannot be
+/// read is 422.
+pub struct RepeatedForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for RepeatedForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<RepeatedForm<T>, AppError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = request.content_type() == "application/x-www-form-urlencoded";
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_form {
+                return Err(AppError::Unprocessable(
+                    "The form could not be read: it was not sent as a form.".to_owned(),
+                ));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    AppError::Unprocessable("The form was cut off on its way.".to_owned())
+                })?;
+                if body.len() + chunk.len() > crate::startup::FORM_LIMIT {
+                    return Err(AppError::TooLarge(
+                        "This form is larger than the console accepts.".to_owned(),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            serde_html_form::from_bytes(&body)
+                .map(RepeatedForm)
+                .map_err(|error| {
+                    AppError::Unprocessable(format!("The form could not be read ({error})."))
+                })
+        })
+    }
 }
 
 /// True when htmx made the request (it then wants a fragment, not a page).
