@@ -65,7 +65,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("get", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys", Roles(OWNERS)),
     ("post", "/api-keys/{id}/revoke", Roles(OWNERS)),
-    ("get", "/webhooks", Roles(OWNERS)),
+    ("get", "/webhooks", Roles(AUDITORS)),
     ("post", "/webhooks", Roles(OWNERS)),
     ("get", "/webhooks/{id}", Roles(AUDITORS)),
     ("post", "/webhooks/{id}", Roles(OWNERS)),

@@ -625,7 +625,7 @@ fn the_insecure_setting_lets_plain_http_and_loopback_in_and_nothing_else() {
 }
 
 #[test]
-fn billing_admins_and_operators_read_the_log_only_and_support_sees_nothing() {
+fn billing_admins_and_operators_read_endpoints_and_log_only_and_support_sees_nothing() {
     let app = TestApp::spawn();
     let id = endpoint_of_system(&app, URL);
     webhooks::ping(&mut app.conn(), id, &Audit::system()).unwrap();
@@ -647,12 +647,25 @@ fn billing_admins_and_operators_read_the_log_only_and_support_sees_nothing() {
             !page.body.contains("id=\"webhook-replay\""),
             "{role}: read-only"
         );
+        let list = reader.get("/webhooks");
+        assert_eq!(list.status, 200, "{role}: the endpoints, read-only");
         assert!(
-            !page.body.contains("href=\"/webhooks\""),
-            "{role}: no link to the list"
+            list.body.contains(&format!("data-webhook-id=\"{id}\"")),
+            "{role}"
+        );
+        for owner_only in [
+            "id=\"webhook-new\"",
+            "value=\"rotate\"",
+            "value=\"test\"",
+            "value=\"disable\"",
+        ] {
+            assert!(!list.body.contains(owner_only), "{role}: {owner_only}");
+        }
+        assert!(
+            reader.get("/").body.contains("href=\"/webhooks\""),
+            "{role}: in the menu"
         );
         for reply in [
-            reader.get("/webhooks"),
             reader.post("/webhooks", &[("url", URL), ("events", "credit.changed")]),
             reader.post(&log, &[("action", "disable")]),
             reader.post(&log, &[("action", "test")]),

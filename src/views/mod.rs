@@ -30,6 +30,8 @@ pub struct NavAdmin {
     pub sees_activity: bool,
     /// The role manages admins, API keys and webhooks.
     pub manages_access: bool,
+    /// The role sees webhook endpoints and their deliveries.
+    pub sees_webhooks: bool,
 }
 
 impl Layout {
@@ -42,6 +44,7 @@ impl Layout {
                 role_label: admin.role.label(),
                 sees_activity: crate::domain::Permission::ViewActivity.allows(admin.role),
                 manages_access: crate::domain::Permission::ManageAccess.allows(admin.role),
+                sees_webhooks: crate::domain::Permission::ViewWebhookDeliveries.allows(admin.role),
             }),
         }
     }

@@ -215,6 +215,8 @@ pub struct WebhooksPage {
     pub secret: Option<ShownSecret>,
     /// `CREDITDESK_WEBHOOKS_ALLOW_INSECURE`: plain http:// and loopback accepted.
     pub allow_insecure: bool,
+    /// The reader may change endpoints (an owner); others see them read-only.
+    pub can_manage: bool,
 }
 
 impl WebhooksPage {
@@ -223,6 +225,7 @@ impl WebhooksPage {
         rows: &[EndpointRow],
         now: PrimitiveDateTime,
         allow_insecure: bool,
+        can_manage: bool,
     ) -> WebhooksPage {
         let form = NewEndpointFields::fresh();
         WebhooksPage {
@@ -245,6 +248,7 @@ impl WebhooksPage {
             done: None,
             secret: None,
             allow_insecure,
+            can_manage,
         }
     }
 
