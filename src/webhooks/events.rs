@@ -80,6 +80,15 @@ pub struct Event {
     pub created_at: PrimitiveDateTime,
 }
 
+/// `evt_` and 32 hex digits: the time in milliseconds (12 digits), then 80 random bits. Ids
+/// written later sort later (the outbox's index of them grows at one end), and two are
+/// never alike.
+fn new_id(at: PrimitiveDateTime) -> String {
+    let millis = (at.assume_utc().unix_timestamp_nanos() / 1_000_000).clamp(0, 0xffff_ffff_ffff);
+    let random = rand::random::<u128>() & ((1 << 80) - 1);
+    format!("evt_{millis:012x}{random:020x}")
+}
+
 #[derive(Serialize)]
 struct Body<'a, T: Serialize> {
     id: &'a str,
@@ -92,7 +101,7 @@ struct Body<'a, T: Serialize> {
 impl Event {
     /// An event of `kind` about `data`, at `at`, with a new id.
     pub fn new(kind: EventType, data: impl Serialize, at: PrimitiveDateTime) -> Event {
-        let id = format!("evt_{:032x}", rand::random::<u128>());
+        let id = new_id(at);
         let body = serde_json::to_string(&Body {
             id: &id,
             kind: kind.as_str(),
@@ -295,5 +304,8 @@ mod tests {
         assert_eq!(body["created_at"], "2026-11-28T09:30:00.000000Z");
         assert_eq!(body["data"]["endpoint_id"], 7);
         assert_ne!(Event::new(EventType::Ping, 1, at).id, event.id);
+        let later = Event::new(EventType::Ping, 1, at + time::Duration::milliseconds(1));
+        assert!(later.id > event.id, "ids sort by time");
+        assert!(event.id[4..].bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }

@@ -28,18 +28,34 @@ pub const FAILED: &str = "failed";
 pub const KEEP_FOR: time::Duration = time::Duration::days(30);
 
 /// Forgets deliveries that are no longer pending and were made before `before`, and the
-/// events no delivery refers to any more; returns the deliveries forgotten.
+/// events no delivery refers to any more; returns the deliveries forgotten. Rows are found
+/// by id (ids grow with time): the first row made at or after `before` bounds what is old, so
+/// only old rows are read.
 pub fn purge(conn: &mut DbConnection, before: time::PrimitiveDateTime) -> QueryResult<usize> {
     crate::db::write_transaction(conn, |conn| {
+        let deliveries_cut: i64 = webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.ge(before))
+            .order(webhook_deliveries::id)
+            .select(webhook_deliveries::id)
+            .first(conn)
+            .optional()?
+            .unwrap_or(i64::MAX);
         let forgotten = diesel::delete(
             webhook_deliveries::table
-                .filter(webhook_deliveries::status.ne(PENDING))
-                .filter(webhook_deliveries::created_at.lt(before)),
+                .filter(webhook_deliveries::id.lt(deliveries_cut))
+                .filter(webhook_deliveries::status.ne(PENDING)),
         )
         .execute(conn)?;
+        let events_cut: i64 = webhook_events::table
+            .filter(webhook_events::created_at.ge(before))
+            .order(webhook_events::id)
+            .select(webhook_events::id)
+            .first(conn)
+            .optional()?
+            .unwrap_or(i64::MAX);
         diesel::delete(
             webhook_events::table
-                .filter(webhook_events::created_at.lt(before))
+                .filter(webhook_events::id.lt(events_cut))
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     webhook_deliveries::table
                         .filter(webhook_deliveries::event_id.eq(webhook_events::id)),
