@@ -143,6 +143,11 @@ struct ServeArgs {
     /// The largest customer file /users/import accepts, in bytes.
     #[arg(long, env = "CREDITDESK_IMPORT_MAX_BYTES", default_value_t = DEFAULT_IMPORT_MAX_BYTES)]
     import_max_bytes: usize,
+    /// Send webhooks (true/false). Say false on a copy of the database that must not call
+    /// the merchant's systems: events are still written, and wait.
+    #[arg(long, env = "CREDITDESK_WEBHOOKS_SEND", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    webhooks_send: bool,
     /// Let webhook endpoints be plain http:// and loopback (development and tests only).
     #[arg(long, env = "CREDITDESK_WEBHOOKS_ALLOW_INSECURE", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
@@ -189,6 +194,7 @@ impl ServeArgs {
             api_rate_limit: self.api_rate_limit,
             import_max_bytes: self.import_max_bytes,
             webhooks: WebhookSettings {
+                send: self.webhooks_send,
                 allow_insecure: self.webhooks_allow_insecure,
                 timeout: self.webhooks_timeout,
                 retry_divisor: 1,

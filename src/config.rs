@@ -44,6 +44,10 @@ pub struct Settings {
 /// How the server sends webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebhookSettings {
+    /// `CREDITDESK_WEBHOOKS_SEND`: this server sends webhooks. Off for a copy of the
+    /// database that must not call the merchant's systems (a restored backup, staging):
+    /// events are still written, and wait.
+    pub send: bool,
     /// `CREDITDESK_WEBHOOKS_ALLOW_INSECURE`: endpoints may be plain `http://` and loopback
     /// (development and tests); nothing else opens.
     pub allow_insecure: bool,
@@ -58,6 +62,7 @@ pub struct WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> WebhookSettings {
         WebhookSettings {
+            send: true,
             allow_insecure: false,
             timeout: WEBHOOK_TIMEOUT,
             retry_divisor: 1,

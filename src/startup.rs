@@ -72,7 +72,11 @@ impl Application {
         actix_web::rt::spawn(housekeeping(pool.clone()));
         actix_web::rt::spawn(checkpoints(pool.clone()));
         actix_web::rt::spawn(expiry_schedule(pool.clone()));
-        actix_web::rt::spawn(Dispatcher::new(pool.clone(), settings.webhooks).run());
+        if settings.webhooks.send {
+            actix_web::rt::spawn(Dispatcher::new(pool.clone(), settings.webhooks).run());
+        } else {
+            tracing::warn!("webhooks are not sent by this server (CREDITDESK_WEBHOOKS_SEND=false)");
+        }
         let upload_limit = settings.import_max_bytes + crate::auth::UPLOAD_OVERHEAD;
         let state = web::Data::new(AppState::new(pool, settings));
         let server =

@@ -42,6 +42,7 @@ fn endpoint(conn: &mut DbConnection, url: &str, events: &[EventType]) -> (i64, S
 /// thousand times sooner than the schedule (5 ms, 300 ms, 1.8 s, …).
 fn app() -> TestApp {
     TestApp::spawn_with(|settings| {
+        settings.webhooks.send = true;
         settings.webhooks.allow_insecure = true;
         settings.webhooks.retry_divisor = 1000;
         settings.webhooks.timeout = Duration::from_secs(2);
@@ -61,6 +62,25 @@ fn deliveries(conn: &mut DbConnection, endpoint: i64) -> Vec<(String, i32)> {
         .select((webhook_deliveries::status, webhook_deliveries::attempts))
         .load(conn)
         .unwrap()
+}
+
+/// Waits until the first attempt at each of `endpoint`'s deliveries has its answer written
+/// (the attempt itself is written down before it is sent).
+fn wait_for_answers(conn: &mut DbConnection, endpoint: i64) {
+    wait_until("the answers are recorded", || {
+        let answers: Vec<(Option<i32>, Option<String>)> = webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint))
+            .select((
+                webhook_deliveries::response_code,
+                webhook_deliveries::response_excerpt,
+            ))
+            .load(conn)
+            .unwrap();
+        !answers.is_empty()
+            && answers
+                .iter()
+                .all(|(code, excerpt)| code.is_some() || excerpt.is_some())
+    });
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -322,6 +342,7 @@ fn an_endpoint_answering_410_is_disabled_and_the_next_events_wait() {
 #[test]
 fn redirects_and_silence_are_failures_retried_later() {
     let app = TestApp::spawn_with(|settings| {
+        settings.webhooks.send = true;
         settings.webhooks.allow_insecure = true;
         settings.webhooks.timeout = Duration::from_secs(1);
     });
@@ -335,9 +356,8 @@ fn redirects_and_silence_are_failures_retried_later() {
     let user = common::customer(&mut conn, 1);
     change(&mut conn, user, 5).unwrap();
     receiver.wait_for(1);
-    wait_until("the redirect is recorded", || {
-        deliveries(&mut conn, id) == [("pending".to_owned(), 1)]
-    });
+    wait_for_answers(&mut conn, id);
+    assert_eq!(deliveries(&mut conn, id), [("pending".to_owned(), 1)]);
     let (code, next, excerpt): (Option<i32>, time::PrimitiveDateTime, Option<String>) =
         webhook_deliveries::table
             .select((
@@ -388,7 +408,10 @@ fn redirects_and_silence_are_failures_retried_later() {
 
 #[test]
 fn retry_after_is_honoured_for_429() {
-    let app = TestApp::spawn_with(|settings| settings.webhooks.allow_insecure = true);
+    let app = TestApp::spawn_with(|settings| {
+        settings.webhooks.send = true;
+        settings.webhooks.allow_insecure = true;
+    });
     let receiver = Receiver::start();
     receiver.script([Reply::Status(429, vec![("retry-after", "120".to_owned())])]);
     let mut conn = app.conn();
@@ -396,9 +419,8 @@ fn retry_after_is_honoured_for_429() {
     let user = common::customer(&mut conn, 1);
     change(&mut conn, user, 5).unwrap();
     receiver.wait_for(1);
-    wait_until("the answer is recorded", || {
-        deliveries(&mut conn, id) == [("pending".to_owned(), 1)]
-    });
+    wait_for_answers(&mut conn, id);
+    assert_eq!(deliveries(&mut conn, id), [("pending".to_owned(), 1)]);
     let next: time::PrimitiveDateTime = webhook_deliveries::table
         .select(webhook_deliveries::next_attempt_at)
         .first(&mut conn)
@@ -709,11 +731,11 @@ fn metrics_count_deliveries_and_show_the_queue() {
     let app = app();
     let receiver = Receiver::start();
     let mut conn = app.conn();
-    endpoint(&mut conn, &receiver.url, &[EventType::CreditChanged]);
+    let (id, _) = endpoint(&mut conn, &receiver.url, &[EventType::CreditChanged]);
     let user = common::customer(&mut conn, 1);
     change(&mut conn, user, 5).unwrap();
     receiver.wait_for(1);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_answers(&mut conn, id);
     let metrics = app.client().get("/metrics").body;
     assert!(
         metrics.contains("creditdesk_webhook_deliveries_total{outcome=\"delivered\"}"),
@@ -845,4 +867,22 @@ fn imports_and_expiries_send_their_rows_and_old_deliveries_are_forgotten() {
         "the pending delivery's event is kept"
     );
     receiver.release();
+}
+
+#[test]
+fn a_server_told_not_to_send_keeps_the_events_waiting() {
+    // TestApp's default: CREDITDESK_WEBHOOKS_SEND=false.
+    let app = TestApp::spawn_with(|settings| settings.webhooks.allow_insecure = true);
+    let receiver = Receiver::start();
+    let mut conn = app.conn();
+    let (id, _) = endpoint(&mut conn, &receiver.url, &[EventType::CreditChanged]);
+    let user = common::customer(&mut conn, 1);
+    change(&mut conn, user, 5).unwrap();
+    endpoints::ping(&mut conn, id, &Audit::system()).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(receiver.arrivals().is_empty());
+    assert_eq!(
+        deliveries(&mut conn, id),
+        [("pending".to_owned(), 0), ("pending".to_owned(), 0)]
+    );
 }

@@ -273,6 +273,9 @@ impl TestApp {
         let mut settings = AppSettings::new(db.url.clone());
         settings.pool = db::PoolOptions::new(16);
         settings.max_exports = creditdesk::config::default_max_exports(16);
+        // Tests send webhooks only where they ask to, and only to their own receiver on
+        // 127.0.0.1 (tests/webhooks.rs): the endpoints of other tests are never called.
+        settings.webhooks.send = false;
         change(&mut settings);
         let pool = db.pool_with(settings.pool);
         {
