@@ -178,14 +178,15 @@ pub fn crossing(
 }
 
 /// The events of ledger rows written in one transaction, in the order written: each row's
-/// `credit.changed`, then its threshold crossing. `account` is the account after the last
-/// row; the account after each earlier row is worked back from it.
+/// `credit.changed`, then its threshold crossing. `by` holds each row's author label (`by`);
+/// `account` is the account after the last row, and the account after each earlier row is
+/// worked back from it.
 pub fn of_rows(
     rows: &[CreditTransaction],
+    by: &[String],
     account: &CreditAccount,
     config: &PromoCreditConfig,
     holder: &Holder,
-    by: &dyn Fn(&CreditTransaction) -> String,
 ) -> Vec<Event> {
     let mut events = Vec::with_capacity(rows.len() * 2);
     let mut after = account.clone();
@@ -195,12 +196,12 @@ pub fn of_rows(
         after = before_row(&after, row);
     }
     accounts.reverse();
-    for (row, account) in rows.iter().zip(&accounts) {
+    for ((row, account), by) in rows.iter().zip(&accounts).zip(by) {
         let named = NamedRow {
             row: row.clone(),
             email: holder.email.clone(),
             external_id: holder.external_id.clone().unwrap_or_default(),
-            by: by(row),
+            by: by.clone(),
         };
         let changed = Changed {
             transaction: TransactionJson::new(&named),
@@ -284,6 +285,85 @@ mod tests {
             );
         }
         assert_eq!(crossing(None, 150, 0, false), None);
+    }
+
+    #[test]
+    fn each_row_carries_the_account_right_after_it() {
+        let at = time::macros::datetime!(2026-11-28 09:30:00);
+        let row = |id, kind: &str, before: i64, after: i64| CreditTransaction {
+            id,
+            account_id: 1,
+            user_id: 7,
+            currency: "EUR".into(),
+            kind: kind.into(),
+            reason: None,
+            delta: after - before,
+            balance_before: before,
+            balance_after: after,
+            exchange_rate_e4: 10_000,
+            currency_value: "0.00".into(),
+            note: "n".into(),
+            actor_kind: "system".into(),
+            actor_id: None,
+            invoice_id: None,
+            idempotency_key: None,
+            created_at: at,
+            expires_at: None,
+        };
+        // An ended grant expired first (150 → 100), then a reduction (100 → 40).
+        let rows = [
+            row(10, "expired", 150, 100),
+            row(11, "admin_reduced", 100, 40),
+        ];
+        let after = CreditAccount {
+            id: 1,
+            user_id: 7,
+            currency: "EUR".into(),
+            balance: 40,
+            enabled: true,
+            total_added: 300,
+            total_deducted: 260,
+            version: 9,
+            created_at: at,
+            updated_at: at,
+        };
+        let config = PromoCreditConfig {
+            currency: "EUR".into(),
+            enabled: true,
+            exchange_rate_e4: 10_000,
+            allow_with_discount_code: false,
+            auto_apply_next_invoice: false,
+            preview_default_used: true,
+            created_at: at,
+            updated_at: at,
+            low_balance_threshold: Some(120),
+            expiring_notice_days: 7,
+        };
+        let holder = Holder {
+            email: "ann@example.com".into(),
+            external_id: None,
+        };
+        let by = ["system".to_owned(), "system".to_owned()];
+        let events = of_rows(&rows, &by, &after, &config, &holder);
+        let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventType::CreditChanged,
+                EventType::BalanceLow,
+                EventType::CreditChanged
+            ]
+        );
+        let body = |i: usize| serde_json::from_str::<serde_json::Value>(&events[i].body).unwrap();
+        let first = body(0);
+        assert_eq!(first["data"]["transaction"]["record_id"], 10);
+        assert_eq!(first["data"]["account"]["balance"], 100);
+        assert_eq!(first["data"]["account"]["version"], 8);
+        assert_eq!(first["data"]["account"]["total_deducted"], 200);
+        assert_eq!(first["data"]["account"]["total_added"], 300);
+        assert_eq!(body(1)["data"]["record_id"], 10, "the expiry crossed 120");
+        assert_eq!(body(2)["data"]["account"]["balance"], 40);
+        assert_eq!(body(2)["data"]["account"]["version"], 9);
     }
 
     #[test]

@@ -210,12 +210,6 @@ pub fn ledger_rows(
             false => String::new(),
         });
     }
-    let by = |row: &CreditTransaction| {
-        rows.iter()
-            .position(|r| r.id == row.id)
-            .map(|i| labels[i].clone())
-            .unwrap_or_default()
-    };
-    let events = events::of_rows(rows, account, config, holder, &by);
+    let events = events::of_rows(rows, &labels, account, config, holder);
     enqueue(conn, listeners, &events)
 }
