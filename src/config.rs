@@ -84,12 +84,7 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A webhook timeout in whole seconds, 1 to 15, for `CREDITDESK_WEBHOOKS_TIMEOUT`.
 pub fn parse_webhook_timeout(text: &str) -> Result<Duration, String> {
-    match text.trim().parse::<u64>() {
-        Ok(seconds) if (1..=WEBHOOK_TIMEOUT.as_secs()).contains(&seconds) => {
-            Ok(Duration::from_secs(seconds))
-        }
-        _ => Err(format!("{text:?} is not a number of seconds from 1 to 15")),
-    }
+    seconds_up_to(text, WEBHOOK_TIMEOUT.as_secs())
 }
 
 impl Settings {
@@ -152,9 +147,16 @@ pub fn parse_trusted_proxies(text: &str) -> Result<Vec<IpNet>, String> {
 
 /// A whole number of seconds, for `CREDITDESK_POOL_TIMEOUT`.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    seconds_up_to(text, 300)
+}
+
+/// A whole number of seconds from 1 to `most`.
+fn seconds_up_to(text: &str, most: u64) -> Result<Duration, String> {
     match text.trim().parse::<u64>() {
-        Ok(seconds) if (1..=300).contains(&seconds) => Ok(Duration::from_secs(seconds)),
-        _ => Err(format!("{text:?} is not a number of seconds from 1 to 300")),
+        Ok(seconds) if (1..=most).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 1 to {most}"
+        )),
     }
 }
 
@@ -186,6 +188,16 @@ mod tests {
         assert!(parse_trusted_proxies("").unwrap().is_empty());
         assert!(parse_trusted_proxies("10.0.0.300").is_err());
         assert!(parse_trusted_proxies("proxy.local").is_err());
+    }
+
+    #[test]
+    fn reads_seconds_within_their_bounds() {
+        assert_eq!(parse_seconds(" 30 "), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_webhook_timeout("15"), Ok(WEBHOOK_TIMEOUT));
+        for bad in ["0", "16", "-1", "1.5", "ten", ""] {
+            assert!(parse_webhook_timeout(bad).is_err(), "{bad}");
+        }
+        assert!(parse_seconds("301").is_err());
     }
 
     #[test]

@@ -167,6 +167,12 @@ pub fn delivery_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::B
     diesel::dsl::sql::<diesel::sql_types::Bool>("webhook_deliveries.status = 'pending'")
 }
 
+/// `webhook_deliveries.status = 'failed'` as the partial index `webhook_deliveries_failed`
+/// spells it.
+pub fn delivery_failed() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("webhook_deliveries.status = 'failed'")
+}
+
 /// [`lock_account`] for a change, with whether one of the account's grants has ended before
 /// `today` and still holds credits (docs/concepts.md, "Expiry"): the ledger then expires it
 /// first; and whether any webhook endpoint is enabled (docs/webhooks.md, "Never lost"): the

@@ -19,7 +19,9 @@ use crate::domain::{
 };
 use crate::store::{configs, credits};
 
-use crate::webhooks::outbox::{self, Listeners};
+use crate::store::credits::author_label;
+use crate::webhooks::events::{of_rows, EventType};
+use crate::webhooks::outbox::{self, enqueue, Listeners};
 
 use super::{add_day_totals, grants, Actor, DayTotals, Holder, LedgerError};
 
@@ -124,7 +126,7 @@ pub fn open_accounts(
         }
         let listeners = Listeners::read(conn)?;
         if !listeners.is_empty() {
-            announce(conn, &listeners, &account_ids)?;
+            announce(conn, &listeners, &account_ids, actor)?;
         }
         add_to_daily_totals(conn, openings, now.date())?;
         for _ in openings {
@@ -142,7 +144,13 @@ fn announce(
     conn: &mut DbConnection,
     listeners: &Listeners,
     account_ids: &[i64],
+    actor: Actor,
 ) -> QueryResult<()> {
+    // An opening row is its account's first: it crosses no threshold (docs/webhooks.md).
+    if !listeners.want(EventType::CreditChanged) {
+        return Ok(());
+    }
+    let by = [author_label(conn, actor.kind(), actor.id())?];
     let configs: HashMap<String, PromoCreditConfig> = configs::list(conn)?
         .into_iter()
         .map(|config| (config.currency.clone(), config))
@@ -161,11 +169,13 @@ fn announce(
                     users::external_id,
                 ))
                 .load(conn)?;
+        let mut events = Vec::with_capacity(rows.len());
         for (row, account, email, external_id) in rows {
             let holder = Holder { email, external_id };
             let config = &configs[&account.currency];
-            outbox::ledger_rows(conn, listeners, &[row], &account, config, &holder)?;
+            events.extend(of_rows(&[row], &by, &account, config, &holder));
         }
+        enqueue(conn, listeners, &events)?;
     }
     Ok(())
 }

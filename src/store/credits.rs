@@ -241,6 +241,75 @@ pub fn account_context(
     }))
 }
 
+/// History rows a page of the Promo Credits tab shows.
+pub const TAB_HISTORY_ROWS: i64 = 20;
+
+/// Grants the tab lists, the next to be spent first.
+pub const TAB_GRANTS: i64 = 20;
+
+/// What the tab reads of an account: a page of its history and the grants it holds, as of
+/// `today` (UTC).
+#[derive(Debug, Clone)]
+pub struct TabReads {
+    pub history: HistoryPage,
+    /// The first grants in spending order, how many the account holds, and the credits
+    /// expiring in the next [`crate::store::expiring::SOON_DAYS`] days.
+    pub held: crate::store::grants::Held,
+    pub today: time::Date,
+}
+
+/// Everything the tab shows, read together.
+#[derive(Debug, Clone)]
+pub struct Tab {
+    pub context: AccountContext,
+    pub reads: TabReads,
+    /// The row a redirect after a change names (`updated=`), when it exists.
+    pub updated: Option<CreditTransaction>,
+}
+
+/// The Promo Credits tab of `user_id` in `currency` (or the first configured one): the
+/// account, a page of its history older than `before`, the grants it holds, and the row
+/// `updated` names; none when there is no such customer.
+pub fn tab(
+    conn: &mut DbConnection,
+    user_id: i64,
+    currency: Option<&str>,
+    before: Option<i64>,
+    updated: Option<i64>,
+) -> QueryResult<Option<Tab>> {
+    use crate::store::{expiring, grants};
+    let Some(context) = account_context(conn, user_id, currency, true)? else {
+        return Ok(None);
+    };
+    let today = crate::db::now_utc().date();
+    let mut reads = TabReads {
+        history: HistoryPage::default(),
+        held: grants::Held::default(),
+        today,
+    };
+    let Some(config) = &context.config else {
+        return Ok(Some(Tab {
+            context,
+            reads,
+            updated: None,
+        }));
+    };
+    reads.history = history_page(conn, user_id, &config.currency, before, TAB_HISTORY_ROWS)?;
+    if let Some(account) = context.account.as_ref().filter(|a| a.balance > 0) {
+        let window = expiring::within(today, expiring::SOON_DAYS);
+        reads.held = grants::held(conn, account.id, TAB_GRANTS, window)?;
+    }
+    let updated = match updated {
+        Some(id) => transaction(conn, id)?,
+        None => None,
+    };
+    Ok(Some(Tab {
+        context,
+        reads,
+        updated,
+    }))
+}
+
 /// A page of the history the tab shows, and whether older rows follow.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryPage {

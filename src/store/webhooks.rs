@@ -5,12 +5,13 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
+use crate::db::dialect::{delivery_failed, delivery_pending};
 use crate::db::models::{WebhookDelivery, WebhookEndpoint};
 use crate::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
 use crate::db::{now_utc, write_transaction, DbConnection};
 use crate::store::activity::{self, Audit};
 use crate::webhooks::events::{Event, EventType, Ping};
-use crate::webhooks::outbox::{self, PENDING};
+use crate::webhooks::outbox;
 use crate::webhooks::signature::Secret;
 
 /// How long a rotated-out secret keeps signing beside the new one.
@@ -100,19 +101,25 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<EndpointRow>> {
         .load(conn)?;
     let mut rows = Vec::with_capacity(endpoints.len());
     for endpoint in endpoints {
-        let count = |conn: &mut DbConnection, status: &str| -> QueryResult<i64> {
-            webhook_deliveries::table
-                .filter(webhook_deliveries::endpoint_id.eq(endpoint.id))
-                .filter(webhook_deliveries::status.eq(status.to_owned()))
-                .count()
-                .get_result(conn)
-        };
-        let pending = count(conn, PENDING)?;
-        let failed = count(conn, outbox::FAILED)?;
+        // Each through its partial index: the queue and the failed are few, whatever the log
+        // holds.
+        let of_endpoint = webhook_deliveries::endpoint_id.eq(endpoint.id);
+        let pending = webhook_deliveries::table
+            .filter(of_endpoint)
+            .filter(delivery_pending())
+            .count()
+            .get_result(conn)?;
+        let failed = webhook_deliveries::table
+            .filter(of_endpoint)
+            .filter(delivery_failed())
+            .count()
+            .get_result(conn)?;
+        // Deliveries are attempted in id order, so the newest attempted is the last attempt;
+        // only the not yet attempted end of the queue is read past.
         let last_attempt = webhook_deliveries::table
-            .filter(webhook_deliveries::endpoint_id.eq(endpoint.id))
+            .filter(of_endpoint)
             .filter(webhook_deliveries::last_attempt_at.is_not_null())
-            .order(webhook_deliveries::last_attempt_at.desc())
+            .order(webhook_deliveries::id.desc())
             .select((
                 webhook_deliveries::last_attempt_at.assume_not_null(),
                 webhook_deliveries::status,
@@ -391,10 +398,8 @@ pub fn replay_since(
             .distinct()
             .order(webhook_events::id)
             .load(conn)?;
-        let now = now_utc();
-        for &event in &events {
-            outbox::deliver_again(conn, event, &[endpoint_id], now)?;
-        }
+        let pairs: Vec<(i64, i64)> = events.iter().map(|&event| (endpoint_id, event)).collect();
+        outbox::queue(conn, &pairs, now_utc())?;
         let details = format!(
             "{} events since {}",
             events.len(),

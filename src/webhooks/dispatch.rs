@@ -470,15 +470,30 @@ fn outcome_label(decision: Decision) -> &'static str {
 }
 
 /// The queue as `/metrics` shows it: pending deliveries, and the age in seconds of the
-/// oldest (0 when none).
+/// oldest (0 when none). The oldest is among the queues' first deliveries, one per endpoint,
+/// each read through the queue's index.
 pub fn queue(conn: &mut DbConnection, now: PrimitiveDateTime) -> QueryResult<(i64, i64)> {
-    let (count, oldest): (i64, Option<PrimitiveDateTime>) = webhook_deliveries::table
+    let count: i64 = webhook_deliveries::table
         .filter(delivery_pending())
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::min(webhook_deliveries::created_at),
-        ))
-        .first(conn)?;
+        .count()
+        .get_result(conn)?;
+    let endpoints: Vec<i64> = webhook_endpoints::table
+        .select(webhook_endpoints::id)
+        .load(conn)?;
+    let mut oldest: Option<PrimitiveDateTime> = None;
+    for endpoint in endpoints {
+        let head: Option<PrimitiveDateTime> = webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint))
+            .filter(delivery_pending())
+            .order(webhook_deliveries::id)
+            .select(webhook_deliveries::created_at)
+            .first(conn)
+            .optional()?;
+        oldest = match (oldest, head) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
     let age = oldest.map_or(0, |oldest| (now - oldest).whole_seconds().max(0));
     Ok((count, age))
 }

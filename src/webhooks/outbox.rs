@@ -159,10 +159,27 @@ pub fn deliver_again(
     endpoints: &[i64],
     now: time::PrimitiveDateTime,
 ) -> QueryResult<usize> {
-    ENQUEUED.with(|enqueued| enqueued.set(true));
-    let rows: Vec<NewWebhookDelivery<'_>> = endpoints
+    let pairs: Vec<(i64, i64)> = endpoints
         .iter()
-        .map(|&endpoint_id| NewWebhookDelivery {
+        .map(|&endpoint| (endpoint, event_id))
+        .collect();
+    queue(conn, &pairs, now)
+}
+
+/// Deliveries written per statement: well under SQLite's limit of bound parameters.
+const ROWS_PER_INSERT: usize = 400;
+
+/// A new pending delivery, due at `now`, for each (endpoint, recorded event) of `pairs`, in
+/// their order (which is the order they are sent in).
+pub fn queue(
+    conn: &mut DbConnection,
+    pairs: &[(i64, i64)],
+    now: time::PrimitiveDateTime,
+) -> QueryResult<usize> {
+    ENQUEUED.with(|enqueued| enqueued.set(true));
+    let rows: Vec<NewWebhookDelivery<'_>> = pairs
+        .iter()
+        .map(|&(endpoint_id, event_id)| NewWebhookDelivery {
             endpoint_id,
             event_id,
             status: PENDING,
@@ -171,20 +188,25 @@ pub fn deliver_again(
             created_at: now,
         })
         .collect();
-    match rows.as_slice() {
-        [one] => Prepared(
+    if let [one] = rows.as_slice() {
+        // The common case (one endpoint listening), kept prepared.
+        return Prepared(
             diesel::insert_into(webhook_deliveries::table)
                 .values(one)
                 .returning(webhook_deliveries::id),
         )
         .get_result::<i64>(conn)
-        .map(|_| 1),
-        _ => crate::db::dialect::per_backend!(conn, |c| diesel::insert_into(
+        .map(|_| 1);
+    }
+    let mut written = 0;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        written += crate::db::dialect::per_backend!(conn, |c| diesel::insert_into(
             webhook_deliveries::table
         )
-        .values(&rows)
-        .execute(c)),
+        .values(chunk)
+        .execute(c))?;
     }
+    Ok(written)
 }
 
 /// The events of ledger rows written together (in id order) and the account after the last,

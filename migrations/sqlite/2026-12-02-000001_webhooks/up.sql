@@ -59,6 +59,8 @@ CREATE TABLE webhook_deliveries (
 );
 -- Each endpoint's queue, in event order.
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, id) WHERE status = 'pending';
+-- Each endpoint's failed deliveries (counted on the endpoint list; few by nature).
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (endpoint_id) WHERE status = 'failed';
 -- Each endpoint's log, newest first.
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, id);
 -- An event's deliveries (resend, and forgetting events no delivery needs).

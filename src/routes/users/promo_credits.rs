@@ -18,20 +18,13 @@ use crate::forms::FieldErrors;
 use crate::ledger;
 use crate::startup::AppState;
 use crate::store::credits::{self, AccountContext};
-use crate::store::{expiring, grants};
 use crate::views::users::promo_credits::{
     confirmation, tab_href, usage_confirmation, AccountFigures, Panel, PanelFragment, Preview,
-    PreviewFragment, PromoCreditsPage, TabReads, UpdateForm, UpdateModal, UpdatePage,
+    PreviewFragment, PromoCreditsPage, UpdateForm, UpdateModal, UpdatePage,
 };
 use crate::views::users::CustomerView;
 use crate::views::Layout;
 use crate::web::{html, is_htmx, ok, see_other, with_conn};
-
-/// History rows a page of the tab shows.
-const HISTORY_PAGE: i64 = 20;
-
-/// Grants the tab lists, the next to be spent first.
-const GRANTS_SHOWN: i64 = 20;
 
 pub async fn tab(
     state: web::Data<AppState>,
@@ -67,42 +60,19 @@ async fn respond_with_tab(
     said: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let code = query.currency.as_ref().map(|c| c.to_string());
-    let (before, updated_id) = (query.before, query.updated);
-    let (admin, (context, reads, updated)) = signed
+    let (before, updated) = (query.before, query.updated);
+    let (admin, tab) = signed
         .with_conn(state, move |conn, admin| {
             admin.require(Permission::View)?;
-            let context = credits::account_context(conn, user_id, code.as_deref(), true)?
-                .ok_or_else(|| AppError::not_found("This customer"))?;
-            let today = crate::db::now_utc().date();
-            let Some(config) = &context.config else {
-                let nothing = TabReads {
-                    history: Default::default(),
-                    held: Default::default(),
-                    today,
-                };
-                return Ok((context, nothing, None));
-            };
-            let history =
-                credits::history_page(conn, user_id, &config.currency, before, HISTORY_PAGE)?;
-            let held = match &context.account {
-                Some(account) if account.balance > 0 => {
-                    let window = expiring::within(today, expiring::SOON_DAYS);
-                    grants::held(conn, account.id, GRANTS_SHOWN, window)?
-                }
-                _ => grants::Held::default(),
-            };
-            let updated = match updated_id {
-                Some(id) => credits::transaction(conn, id)?,
-                None => None,
-            };
-            let reads = TabReads {
-                history,
-                held,
-                today,
-            };
-            Ok((context, reads, updated))
+            credits::tab(conn, user_id, code.as_deref(), before, updated)?
+                .ok_or_else(|| AppError::not_found("This customer"))
         })
         .await?;
+    let credits::Tab {
+        context,
+        reads,
+        updated,
+    } = tab;
     let said = said.or_else(|| confirmation_of(&context, &query, updated.as_ref()));
     let can_adjust = Permission::AdjustCredits.allows(admin.role);
     let panel = Panel::new(

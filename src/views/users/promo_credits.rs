@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::forms::adjustment::AdjustmentFields;
 use crate::forms::FieldErrors;
 use crate::ledger::LedgerError;
-use crate::store::credits::{AccountContext, HistoryPage};
+use crate::store::credits::{AccountContext, TabReads};
 use crate::store::expiring::{self, SOON_DAYS};
 use crate::store::grants::{Held, HeldGrant};
 use crate::views::{reason_label, short_time, type_label, Layout};
@@ -85,17 +85,6 @@ pub struct Selected {
     /// Credits that expire in the next [`SOON_DAYS`] days unless spent.
     pub expiring: i64,
     pub expiring_text: String,
-}
-
-/// What the tab reads of an account: a page of its history and the grants it holds, as of
-/// `today` (UTC).
-#[derive(Debug, Clone)]
-pub struct TabReads {
-    pub history: HistoryPage,
-    /// The first grants in spending order, how many the account holds, and the credits
-    /// expiring in the next [`SOON_DAYS`] days.
-    pub held: Held,
-    pub today: Date,
 }
 
 /// One grant on the tab: what is left of it, when and by whom it was given, when it expires.
