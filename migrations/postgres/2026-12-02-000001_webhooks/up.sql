@@ -57,10 +57,11 @@ CREATE TABLE webhook_deliveries (
     response_excerpt TEXT,
     created_at TIMESTAMP NOT NULL
 );
--- Each endpoint's queue, in event order.
-CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, id) WHERE status = 'pending';
+-- Each endpoint's queue, in event order. The partial indexes name `status` as a column too,
+-- so that SQLite prefers them to the log's index without statistics.
+CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, status, id) WHERE status = 'pending';
 -- Each endpoint's failed deliveries (counted on the endpoint list; few by nature).
-CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (endpoint_id) WHERE status = 'failed';
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (endpoint_id, status) WHERE status = 'failed';
 -- Each endpoint's log, newest first.
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, id);
 -- An event's deliveries (resend, and forgetting events no delivery needs).
